@@ -1,0 +1,64 @@
+// Cuts a TCP byte stream (binary strings of any size, split anywhere) into
+// MQTT packets. It keeps at most one incomplete packet, never more than `max`
+// bytes: a larger packet is dropped as it streams in, and only its first `max`
+// bytes are kept so the receiver can still read its topic and packet id.
+import { protocolError } from "./codec.js";
+
+/** Called per packet: first header byte, body (remaining-length bytes), oversize flag. */
+export type PacketSink = (first: number, body: string, oversize: boolean) => void;
+
+export class Framer {
+  _pending = "";   // bytes of an incomplete packet, from its first header byte
+  _skip = 0;       // bytes of an oversize packet still to drop
+  _first = 0;      // first byte of the oversize packet being dropped
+  _head = "";      // the kept start of the oversize packet's body
+  constructor(public _max: number, public _sink: PacketSink) {}
+
+  /** Forget any partial packet (the connection it came from is gone). */
+  reset() {
+    this._pending = this._head = "";
+    this._skip = 0;
+  }
+
+  /** Feed the next bytes from the connection; throws a ProtocolError on a malformed length. */
+  push(chunk: string) {
+    // Only an incomplete packet is carried over, so this join is bounded by `max`;
+    // complete packets are sliced out by offset, never by re-copying the rest.
+    const data = this._pending + chunk, n = data.length;
+    let pos = 0;
+    this._pending = "";
+    while (pos < n) {
+      if (this._skip) {
+        const take = Math.min(this._skip, n - pos), room = this._max - this._head.length;
+        if (room > 0) this._head += data.substr(pos, Math.min(take, room));
+        pos += take;
+        this._skip -= take;
+        if (!this._skip) {
+          const head = this._head;
+          this._head = "";
+          this._sink(this._first, head, true);
+        }
+        continue;
+      }
+      // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
+      let i = pos + 1, len = 0, mul = 1, b;
+      do {
+        if (i >= n) { this._pending = data.substr(pos); return; }
+        if (i - pos > 4) throw protocolError("remaining length longer than 4 bytes");
+        b = data.charCodeAt(i++);
+        len += (b & 127) * mul;
+        mul *= 128;
+      } while (b & 128);
+      if (i - pos + len > this._max) {
+        this._first = data.charCodeAt(pos);
+        this._skip = len;
+        pos = i;
+        if (!len) this._sink(this._first, "", true);
+        continue;
+      }
+      if (i + len > n) { this._pending = data.substr(pos); return; }
+      this._sink(data.charCodeAt(pos), data.substr(i, len), false);
+      pos = i + len;
+    }
+  }
+}
