@@ -2,7 +2,8 @@
 // MQTT packets. It keeps at most one incomplete packet, never more than `max`
 // bytes: a larger packet is dropped as it streams in, and only its first `max`
 // bytes are kept so the receiver can still read its topic and packet id.
-import { protocolError } from "./codec.js";
+// One Framer serves one connection: a new connection gets a new Framer.
+import type { ProtocolError } from "./codec.js";
 
 /** Called per packet: first header byte, body (remaining-length bytes), oversize flag. */
 export type PacketSink = (first: number, body: string, oversize: boolean) => void;
@@ -13,12 +14,6 @@ export class Framer {
   _first = 0;      // first byte of the oversize packet being dropped
   _head = "";      // the kept start of the oversize packet's body
   constructor(public _max: number, public _sink: PacketSink) {}
-
-  /** Forget any partial packet (the connection it came from is gone). */
-  reset() {
-    this._pending = this._head = "";
-    this._skip = 0;
-  }
 
   /** Feed the next bytes from the connection; throws a ProtocolError on a malformed length. */
   push(chunk: string) {
@@ -44,7 +39,7 @@ export class Framer {
       let i = pos + 1, len = 0, mul = 1, b;
       do {
         if (i >= n) { this._pending = data.substr(pos); return; }
-        if (i - pos > 4) throw protocolError("remaining length longer than 4 bytes");
+        if (i - pos > 4) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
         b = data.charCodeAt(i++);
         len += (b & 127) * mul;
         mul *= 128;

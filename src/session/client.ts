@@ -6,11 +6,14 @@
 // board globals. Events go through Espruino's built-in `emit` (queued: the
 // handlers run after the current code), which every object has on the board
 // and the host simulator provides.
+//
+// Memory shapes this file: on the board each method costs about six
+// variables and each field about one, so inbound handling is one method
+// (`_packet`) and packets in flight are kept as their encoded bytes.
 import {
   CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBACK,
   PINGREQ_PACKET, DISCONNECT_PACKET, Packet,
-  decode, encodeAck, encodeConnect, encodePublish, encodeSubscribe, encodeUnsubscribe,
-  filtersOf, idOf, typeOf, withDup,
+  decode, encodeAck, encodeConnect, encodePublish, encodeSubscription, filtersOf, idOf,
 } from "../protocol/codec.js";
 import { Framer } from "../protocol/framer.js";
 import { topicError, topicMatches } from "../protocol/topic.js";
@@ -25,12 +28,12 @@ export interface Socket {
 
 /** The platform seam: everything the session needs from the board. */
 export interface Platform {
-  /** Open a TCP (tls falsy) or TLS connection; may throw when TLS is unavailable. */
+  /** Open a TCP (tls falsy) or TLS connection; throws {code:"unsupported"} without TLS. */
   open(host: string, port: number, tls: unknown, onOpen: () => void): Socket;
   after(fn: () => void, ms: number): unknown;
   every(fn: () => void, ms: number): unknown;
-  cancel(timer: unknown): void;
-  now(): number; // milliseconds
+  cancel(timer: unknown): void;   // never called with undefined (Espruino throws)
+  now(): number;                  // milliseconds
   random(): number;
 }
 
@@ -50,39 +53,18 @@ export interface Options {
   inflight?: number;
   queue?: number;
   max_packet?: number;
+  write_buffer?: number;
   tls?: unknown;
 }
 export type Handler = (topic: string, message: string, packet: Packet) => void;
+export type MqttError = Error & { code: string };
 
-/** An Error with a stable `code` for programs to test. */
-export function mqttError(code: string, message: string): Error & { code: string } {
-  const e = new Error(message) as Error & { code: string };
-  e.code = code;
-  return e;
-}
-
-// CONNACK return codes 1..5 [MQTT-3.2.3], as error codes and explanations.
-const REFUSED = ["", "bad_protocol", "id_rejected", "server_unavailable", "bad_credentials", "not_authorized"];
-const REFUSED_TEXT = ["", "unacceptable protocol version", "client identifier rejected", "server unavailable",
-  "bad user name or password", "not authorized"];
+// CONNACK return codes 1..5 as stable error codes (one string: cheaper than an array on the board).
+const REFUSED = ",bad_protocol,id_rejected,server_unavailable,bad_credentials,not_authorized";
 
 const MAX_BACKOFF = 60000;
 /** A connection that lasted this long resets the backoff; shorter ones (kicked, refused) keep growing it. */
 const STABLE = 30000;
-
-function fail(msg: string): never {
-  throw mqttError("option", msg);
-}
-function intOption(v: unknown, dflt: number, min: number, max: number, name: string): number {
-  const n = v == undefined ? dflt : v as number;
-  if (typeof n != "number" || n % 1 || n < min || n > max) fail(name + " must be an integer from " + min + " to " + max);
-  return n;
-}
-/** An MQTT string field: UTF-8 bytes, no U+0000 [MQTT-1.5.3-2]. */
-function mqttString(s: unknown, name: string): string {
-  const b = typeof s == "string" && !/\0/.test(s) ? toUtf8(s) : undefined;
-  return b == undefined ? fail(name + " must be text without U+0000") : b;
-}
 
 /** A message as bytes: binary strings as they are, text beyond Latin-1 as UTF-8, byte arrays by value. */
 export function toBytes(m: unknown): string {
@@ -90,15 +72,22 @@ export function toBytes(m: unknown): string {
   if (m == undefined) return "";
   if (m instanceof ArrayBuffer) m = new Uint8Array(m);
   if (typeof m == "object" && typeof (m as ArrayLike<number>).length == "number") {
-    // In slices, as apply() has an argument limit; typed arrays slice as subarray views.
+    // In slices: Espruino's apply() takes at most 256 arguments. Typed arrays slice as views.
     const a = m as { length: number; subarray?: Function; slice: Function };
     let s = "";
-    for (let i = 0; i < a.length; i += 1024) {
-      s += String.fromCharCode.apply(null, (a.subarray || a.slice).call(a, i, i + 1024));
+    for (let i = 0; i < a.length; i += 256) {
+      // Espruino's subarray does not clamp its end to the length: clamp here.
+      s += String.fromCharCode.apply(null, (a.subarray || a.slice).call(a, i, Math.min(i + 256, a.length)));
     }
     return s;
   }
   return String(m);
+}
+
+/** Index of the encoded packet with packet id `id` in `list`, or -1. */
+function find(list: string[], id: number): number {
+  for (let i = 0; i < list.length; i++) if (idOf(list[i]) == id) return i;
+  return -1;
 }
 
 export class Client {
@@ -112,12 +101,15 @@ export class Client {
   _retry: boolean;
   _maxIn: number;
   _maxQ: number;
-  _fr: Framer;
-  _sock: Socket | null = null;
+  _maxOut: number;
+  _maxP: number;
+  _busy = 0;                 // bytes written since the socket last said "drain"
+  _fr: Framer | undefined;   // the current connection's framer
+  _sock: Socket | undefined;
   _up = false;               // CONNACK accepted on the current socket
   _want = false;             // the user asked to be connected
   _out: string[] = [];       // sent, not yet acknowledged: QoS 1/2 PUBLISH or PUBREL, oldest first
-  _q: string[] = [];         // accepted QoS 1/2 PUBLISH waiting for room in _out
+  _q: string[] = [];         // accepted PUBLISH waiting for the socket or the inflight window
   _ctl: string[] = [];       // SUBSCRIBE/UNSUBSCRIBE waiting for SUBACK/UNSUBACK
   _rx: number[] = [];        // inbound QoS 2 ids acknowledged with PUBREC, not yet released
   _subs: { [filter: string]: [number, Handler | undefined] } = {};
@@ -131,133 +123,118 @@ export class Client {
   _wait = 0;                 // when we sent CONNECT or PINGREQ still unanswered (0: none)
   _since = 0;                // when the current connection was accepted
 
+  /** Throws an Error with code "option" for options that cannot work. */
   constructor(platform: Platform, o: Options) {
+    const fail = (msg: string): never => {
+      const e = new Error(msg) as MqttError;
+      e.code = "option";
+      throw e;
+    };
+    const int = (v: unknown, dflt: number, min: number, max: number, name: string): number => {
+      const n = v == undefined ? dflt : v as number;
+      return typeof n == "number" && !(n % 1) && n >= min && n <= max ? n
+        : fail(name + " must be an integer from " + min + " to " + max);
+    };
+    // MQTT strings are UTF-8 without U+0000 [MQTT-1.5.3-2].
+    const text = (s: unknown, name: string): string => {
+      const b = typeof s == "string" && !/\0/.test(s) ? toUtf8(s) : undefined;
+      return b == undefined ? fail(name + " must be text without U+0000") : b;
+    };
     this._p = platform;
     this._host = o.host;
-    this._port = intOption(o.port, 1883, 1, 65535, "port");
+    this._port = int(o.port, 1883, 1, 65535, "port");
     this._tls = o.tls;
-    const ka = intOption(o.keep_alive, 60, 1, 65535, "keep_alive (0 would switch keep-alive off)");
+    const ka = int(o.keep_alive, 60, 1, 65535, "keep_alive (0 would switch keep-alive off)");
     this._ka = ka * 1000;
-    const clean = o.clean_session !== false;
-    const id = mqttString(o.client_id == undefined ? "" : o.client_id, "client_id");
-    // A broker may only assign an id to a clean session [MQTT-3.1.3-7].
+    const clean = o.clean_session !== false, id = text(o.client_id == undefined ? "" : o.client_id, "client_id");
+    // A broker may assign an id only to a clean session [MQTT-3.1.3-7].
     if (!id && !clean) fail("clean_session:false needs a client_id");
-    const name = o.protocol_name || (o.protocol_level == 3 ? "MQIsdp" : "MQTT");
-    const w = o.will;
-    if (w) {
-      const why = topicError(w.topic, false);
-      if (why) fail("will.topic: " + why);
-    }
+    const name = o.protocol_name || (o.protocol_level == 3 ? "MQIsdp" : "MQTT"), w = o.will;
+    if (w && topicError(w.topic, false)) fail("will.topic: " + topicError(w.topic, false));
     // A password without a user name cannot be sent [MQTT-3.1.2-22].
     if (o.password != undefined && o.username == undefined) fail("password needs a username");
     this._connect = encodeConnect({
       protocolName: name,
-      protocolLevel: intOption(o.protocol_level, name == "MQIsdp" ? 3 : 4, 3, 4, "protocol_level"),
+      protocolLevel: int(o.protocol_level, name == "MQIsdp" ? 3 : 4, 3, 4, "protocol_level"),
       clientId: id,
       keepAlive: ka,
       clean: clean,
       will: w ? {
         topic: toUtf8(w.topic) as string, message: toBytes(w.message),
-        qos: intOption(w.qos, 0, 0, 2, "will.qos"), retain: !!w.retain,
+        qos: int(w.qos, 0, 0, 2, "will.qos"), retain: !!w.retain,
       } : undefined,
-      username: o.username == undefined ? undefined : mqttString(o.username, "username"),
+      username: o.username == undefined ? undefined : text(o.username, "username"),
       password: o.password == undefined ? undefined : toBytes(o.password),
     });
     this._retry = o.reconnect !== false;
-    this._maxIn = intOption(o.inflight, 8, 1, 65535, "inflight");
-    this._maxQ = intOption(o.queue, 8, 0, 65535, "queue");
-    this._fr = new Framer(intOption(o.max_packet, 1024, 16, 268435460, "max_packet"),
-      (first, body, oversize) => this._packet(first, body, oversize));
+    this._maxIn = int(o.inflight, 8, 1, 65535, "inflight");
+    this._maxQ = int(o.queue, 8, 0, 65535, "queue");
+    this._maxOut = int(o.write_buffer, 2048, 64, 1e9, "write_buffer");
+    this._maxP = int(o.max_packet, 1024, 16, 268435460, "max_packet");
   }
 
   /** Connect now (also cancels a pending backoff); reconnects on loss unless `reconnect: false`. */
   connect(): this {
     this._want = true;
-    this._p.cancel(this._timer);
+    if (this._timer) this._p.cancel(this._timer);
     this._timer = undefined;
     if (!this._sock) this._open();
     return this;
   }
 
-  /** Send DISCONNECT (the broker then discards the will) and close; no reconnect. */
+  /** Send DISCONNECT (the broker then discards the will [MQTT-3.14.4-3]) and close; no reconnect. */
   disconnect(): this {
     this._want = false;
-    this._p.cancel(this._timer);
+    if (this._timer) this._p.cancel(this._timer);
     this._timer = undefined;
-    const s = this._sock;
-    if (s) {
+    if (this._sock) {
       if (this._up) this._write(DISCONNECT_PACKET);
-      this._closed("disconnect requested");
-      s.end();
+      this._close("disconnect requested");
     }
     return this;
   }
 
   /**
    * Publish; false (and an `error` event) when the message cannot be accepted:
-   * invalid topic or QoS, offline at QoS 0, or inflight and queue full.
+   * invalid topic or QoS, offline at QoS 0, or queue full. Espruino keeps
+   * unsent socket data in variables, so once `write_buffer` bytes wait for the
+   * socket (or the inflight window is full), messages wait in the queue; the
+   * client emits "drain" when it has sent them all.
    */
   publish(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
-    const qos = opts && opts.qos || 0, retain = !!(opts && opts.retain);
-    const why = topicError(topic, false);
-    if (why || !(qos >= 0 && qos <= 2 && qos % 1 == 0)) {
-      return this._refuse(why ? "invalid_topic" : "invalid_qos", why || "qos must be 0, 1 or 2", 1);
+    const qos = opts && opts.qos || 0, why = topicError(topic, false);
+    if (why || !(qos >= 0 && qos <= 2 && !(qos % 1))) {
+      return this._err(why ? "invalid_topic" : "invalid_qos", why || "qos must be 0, 1 or 2", 1);
     }
-    const t = toUtf8(topic) as string, m = toBytes(message);
-    if (!qos) {
-      if (!this._up) return this._refuse("offline", "not connected: QoS 0 message dropped", 1);
-      this._n[0]++;
-      this._write(encodePublish(t, m, 0, retain, 0));
-      return true;
+    if (!qos && !this._up) return this._err("offline", "not connected: QoS 0 message dropped", 1);
+    const now = !this._q.length && this._up && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn);
+    if (!now && this._q.length >= this._maxQ) {
+      return this._err("queue_full", "inflight (" + this._maxIn + ") and queue (" + this._maxQ + ") are full", 1);
     }
-    const room = this._up && this._out.length < this._maxIn;
-    if (!room && this._q.length >= this._maxQ) {
-      return this._refuse("queue_full", "inflight (" + this._maxIn + ") and queue (" + this._maxQ + ") are full", 1);
-    }
-    const p = encodePublish(t, m, qos, retain, this._nextId());
-    if (room) this._send(p); else this._q.push(p);
+    const p = encodePublish(toUtf8(topic) as string, toBytes(message), qos, !!(opts && opts.retain), qos ? this._nextId() : 0);
+    if (now) this._send(p); else this._q.push(p);
     return true;
   }
 
   /**
-   * subscribe("a/+") | subscribe(["a","b"], {qos}) | subscribe({"a": 1, "b": 2}); an
-   * optional handler gets only messages matching these filters.
+   * subscribe("a/+") | subscribe(["a","b"], {qos}) | subscribe({"a": 1, "b": 2});
+   * an optional handler gets only the messages matching these filters.
    */
   subscribe(filters: string | string[] | { [filter: string]: number }, opts?: { qos?: number } | Handler,
     handler?: Handler): boolean {
     if (typeof opts == "function") { handler = opts; opts = undefined; }
-    const qos0 = opts && opts.qos || 0, list: string[] = [], qos: number[] = [];
+    const list: string[] = [], qos: number[] = [];
     if (typeof filters == "string") filters = [filters];
     if (Array.isArray(filters)) {
-      for (let i = 0; i < filters.length; i++) { list.push(filters[i]); qos.push(qos0); }
+      for (let i = 0; i < filters.length; i++) { list.push(filters[i]); qos.push(opts && opts.qos || 0); }
     } else {
       for (const f in filters) { list.push(f); qos.push(filters[f]); }
     }
-    for (let i = 0; i < list.length; i++) {
-      const why = topicError(list[i], true) || (qos[i] >= 0 && qos[i] <= 2 && qos[i] % 1 == 0 ? "" : "qos must be 0, 1 or 2");
-      if (why) return this._refuse("invalid_filter", list[i] + ": " + why);
-    }
-    if (!list.length) return this._refuse("invalid_filter", "no topic filter given");
-    const bytes: string[] = [];
-    for (let i = 0; i < list.length; i++) {
-      this._subs[list[i]] = [qos[i], handler];
-      bytes.push(toUtf8(list[i]) as string);
-    }
-    this._control(encodeSubscribe(this._nextId(), bytes, qos));
-    return true;
+    return this._sub(list, qos, handler);
   }
 
   unsubscribe(filters: string | string[]): boolean {
-    const list = typeof filters == "string" ? [filters] : filters, bytes: string[] = [];
-    for (let i = 0; i < list.length; i++) {
-      const why = topicError(list[i], true);
-      if (why) return this._refuse("invalid_filter", list[i] + ": " + why);
-      delete this._subs[list[i]];
-      bytes.push(toUtf8(list[i]) as string);
-    }
-    if (!list.length) return this._refuse("invalid_filter", "no topic filter given");
-    this._control(encodeUnsubscribe(this._nextId(), bytes));
-    return true;
+    return this._sub(typeof filters == "string" ? [filters] : filters);
   }
 
   stats() {
@@ -266,6 +243,22 @@ export class Client {
       sent: n[0], received: n[1], dropped: n[2], oversize: n[3], reconnects: n[4],
       inflight: this._out.length, queued: this._q.length, connected: this._up,
     };
+  }
+
+  /** SUBSCRIBE (with `qos`) or UNSUBSCRIBE the filters, after checking them all. */
+  _sub(list: string[], qos?: number[], handler?: Handler): boolean {
+    const bytes: string[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const q = qos ? qos[i] : 0, why = topicError(list[i], true) || (q >= 0 && q <= 2 && !(q % 1) ? "" : "qos must be 0, 1 or 2");
+      if (why) return this._err("invalid_filter", list[i] + ": " + why);
+      bytes.push(toUtf8(list[i]) as string);
+    }
+    if (!list.length) return this._err("invalid_filter", "no topic filter given");
+    for (let i = 0; i < list.length; i++) {
+      if (qos) this._subs[list[i]] = [qos[i], handler]; else delete this._subs[list[i]];
+    }
+    this._send(encodeSubscription(this._nextId(), bytes, qos));
+    return true;
   }
 
   // ---- connection lifecycle ----
@@ -279,68 +272,80 @@ export class Client {
         this._wait = this._p.now();
       });
     } catch (e) {
-      // No TLS on this board (ESP8266) or an unusable address: retrying cannot help.
-      this._want = false;
-      this.emit("error", mqttError("connect", "cannot open a connection to " + this._host + ": " + (e as Error).message));
-      return;
+      // Espruino throws here for a refused port or an unknown host (retried
+      // like any failed connection); the platform throws code "unsupported"
+      // on a board without TLS, where retrying cannot help.
+      const x = e as { code?: string; message?: string };
+      if (x.code == "unsupported") this._want = false;
+      return this._close("connection failed", x.code || "connect", "cannot connect to " + this._host + ": " + x.message);
     }
+    // Packets still in a chunk after this connection was left (a handler may
+    // even have opened the next one) belong to no one.
+    const fr: Framer = new Framer(this._maxP, (first, body, oversize) => {
+      if (fr == this._fr) this._packet(first, body, oversize);
+    });
     this._sock = s;
+    this._fr = fr;
     this._sent = this._heard = this._p.now();
     this._wait = 0;
+    // No write limit until the socket shows it reports "drain" (Espruino does
+    // right after connecting): a socket that never does must not stall the queue.
+    this._busy = -1e9;
     s.on("data", (d: string) => {
       if (s != this._sock) return;
       try {
-        this._fr.push(d);
+        fr.push(d);
       } catch (e) {
-        // Malformed or forbidden input closes the connection [MQTT-4.8.0-1]; never an uncaught exception.
+        // Malformed or forbidden input closes the connection [MQTT-4.8.0-1], never an uncaught exception.
         const x = e as { code?: string; message: string };
-        this._drop(mqttError(x.code || "protocol", "protocol error from broker: " + x.message));
+        this._close(x.message, x.code || "protocol", "protocol error from broker: " + x.message);
       }
     });
+    s.on("drain", () => {
+      if (s != this._sock) return;
+      this._busy = 0;
+      this._pump();
+      if (this._up && !this._q.length) this.emit("drain");
+    });
     s.on("error", (e: { message?: string }) => {
-      if (s == this._sock) this.emit("error", mqttError("socket", "connection to " + this._host + ": " + (e && e.message)));
+      if (s == this._sock) this._err("socket", "connection to " + this._host + ": " + (e && e.message));
     });
     s.on("close", () => {
-      if (s == this._sock) this._closed(this._up ? "connection lost" : "connection failed");
+      if (s == this._sock) this._close(this._up ? "connection lost" : "connection failed");
     });
-    // Checking 10 times per keep-alive period (at most every 5 s) keeps every
-    // deadline below within a tenth of the keep-alive.
-    this._tick = this._p.every(() => this._check(), Math.min(this._ka / 10, 5000));
+    // Keep-alive, checked ten times per period (at most 5 s apart) so each
+    // deadline holds within a tenth of it: PINGREQ once nothing was sent for
+    // (just under) the keep-alive period [MQTT-3.1.2-23], or, for a client
+    // that only publishes, nothing was heard for two periods; the connection
+    // is dead when the CONNACK or PINGRESP is late: half the period, at least
+    // 3 s for CONNACK.
+    const ka = this._ka, step = Math.min(ka / 10, 5000);
+    this._tick = this._p.every(() => {
+      const now = this._p.now();
+      if (this._wait) {
+        if (now - this._wait >= (this._up ? ka / 2 : Math.max(ka / 2, 3000))) {
+          this._close("keep-alive timeout", "timeout",
+            (this._up ? "no PINGRESP" : "no CONNACK") + " within " + Math.round((now - this._wait) / 1000) + " s");
+        }
+      } else if (this._up && (now - this._sent + step > ka || now - this._heard > 2 * ka)) {
+        this._write(PINGREQ_PACKET);
+        this._wait = now;
+      }
+    }, step);
   }
 
   /**
-   * Keep-alive: PINGREQ once nothing was sent for the keep-alive period (or,
-   * for a publish-only client, nothing heard for two of them), and a connection
-   * whose CONNACK or PINGRESP is late (half the period, at least 3 s for
-   * CONNACK) is declared dead [MQTT-3.1.2-23, MQTT-3.1.2-24].
+   * Leave the current connection (reporting `code`/`message` as an error when
+   * given) and, if the user still wants one, schedule the next attempt.
    */
-  _check() {
-    const now = this._p.now(), ka = this._ka, tick = Math.min(ka / 10, 5000);
-    if (this._wait) {
-      if (now - this._wait >= (this._up ? ka / 2 : Math.max(ka / 2, 3000))) {
-        this._drop(mqttError("timeout", (this._up ? "no PINGRESP" : "no CONNACK") + " within " + Math.round((now - this._wait) / 1000) + " s"));
-      }
-    } else if (this._up && (now - this._sent + tick > ka || now - this._heard > 2 * ka)) {
-      this._write(PINGREQ_PACKET);
-      this._wait = now;
-    }
-  }
-
-  /** Close after an error of ours or the broker's; the `close` handler reconnects. */
-  _drop(e: Error) {
-    const s = this._sock;
-    this.emit("error", e);
-    this._closed((e as Error & { code: string }).code == "timeout" ? "keep-alive timeout" : e.message);
-    if (s) s.end();
-  }
-
-  _closed(reason: string) {
-    const p = this._p, wasUp = this._up;
-    p.cancel(this._tick);
-    this._sock = null;
+  _close(reason: string, code?: string, message?: string) {
+    const p = this._p, s = this._sock, wasUp = this._up;
+    if (code) this._err(code, message as string);
+    if (this._tick) p.cancel(this._tick);
+    this._sock = this._fr = this._tick = undefined;
     this._up = false;
     this._wait = 0;
-    this._fr.reset();
+    if (s) s.end();
     if (wasUp) {
       if (p.now() - this._since >= STABLE) this._tries = 0;
       this.emit("disconnected", reason);
@@ -359,122 +364,92 @@ export class Client {
 
   // ---- inbound ----
 
+  /** One packet from the broker (decoded here; a ProtocolError thrown here closes the connection). */
   _packet(first: number, body: string, oversize: boolean) {
-    if (!this._sock) return;
-    const p = decode(first, body, oversize), t = p.type, id = p.id;
+    const p = decode(first, body, oversize), t = p.type, id = p.id, out = this._out;
     this._heard = this._p.now();
     this._wait = 0;
-    if (t == CONNACK) return this._connack(p);
+    if (t == CONNACK) {
+      const rc = p.returnCode as number;
+      if (this._up) throw { code: "protocol", message: "second CONNACK" };
+      const why = REFUSED.split(",")[rc];
+      if (rc) return this._close("refused", why, "connection refused by broker: " + why + " (CONNACK " + rc + ")");
+      this._up = true;
+      this._since = this._heard;
+      if (!p.sessionPresent) {
+        // A new session: the broker knows none of our subscriptions and QoS 2 ids.
+        this._rx = [];
+        const f: string[] = [], q: number[] = [], ctl = this._ctl;
+        for (let k = ctl.length - 1; k >= 0; k--) if (ctl[k].charCodeAt(0) >> 4 == SUBSCRIBE) ctl.splice(k, 1);
+        for (const k in this._subs) { f.push(toUtf8(k) as string); q.push(this._subs[k][0]); }
+        if (f.length) ctl.push(encodeSubscription(this._nextId(), f, q));
+      }
+      // Unanswered requests, then unacknowledged messages, oldest first, with DUP set [MQTT-4.4.0-1, MQTT-3.3.1-1].
+      const again = this._ctl.concat(out);
+      for (let k = 0; k < again.length; k++) {
+        const a = again[k];
+        this._write(a.charCodeAt(0) >> 4 == PUBLISH ? String.fromCharCode(a.charCodeAt(0) | 8) + a.substr(1) : a);
+      }
+      this._pump();
+      this.emit("connected", !!p.sessionPresent);
+      return;
+    }
     if (!this._up) throw { code: "protocol", message: "packet type " + t + " before CONNACK" };
-    if (t == PUBLISH) return this._receive(p, oversize);
-    const i = this._find(this._out, id);
-    const e = this._out[i];
-    if (t == PUBACK || t == PUBCOMP) {
-      // PUBACK also settles a QoS 2 publish: some brokers grant only QoS 1 (RabbitMQ).
-      if (e && (t == PUBCOMP ? typeOf(e) == PUBREL : typeOf(e) == PUBLISH)) {
-        this._out.splice(i, 1);
+    if (t == PUBLISH) {
+      const qos = p.qos as number, topic = p.topic as string, m = p.message as string;
+      if (oversize) this._n[3]++, this._err("oversize", "dropped a message larger than max_packet on " + topic);
+      // Exactly once: a QoS 2 id already acknowledged with PUBREC is a resend, not a new message.
+      const fresh = qos < 2 || this._rx.indexOf(id) < 0;
+      if (qos == 2) { if (fresh) this._rx.push(id); }
+      if (fresh && !oversize) {
+        this._n[1]++;
+        this.emit("publish", p);
+        this.emit("message", topic, m);
+        for (const f in this._subs) {
+          const h = this._subs[f][1];
+          if (h && topicMatches(f, topic)) {
+            try {
+              h(topic, m, p);
+            } catch (x) {
+              this._err("handler", "handler of " + f + " threw: " + (x as Error).message);
+            }
+          }
+        }
+      }
+      if (qos && id) this._write(encodeAck(qos == 2 ? PUBREC : PUBACK, id));
+    } else if (t == PUBACK || t == PUBREC || t == PUBCOMP) {
+      const i = find(out, id), e = out[i];
+      if (t == PUBREC) {
+        // Answer even an unknown PUBREC, or the broker would hold the message forever.
+        const rel = encodeAck(PUBREL, id);
+        if (e) out[i] = rel;
+        this._write(rel);
+      } else if (e && (e.charCodeAt(0) >> 4 == PUBLISH) == (t == PUBACK)) {
+        // PUBACK settles a PUBLISH, also a QoS 2 one (RabbitMQ grants QoS 1 only); PUBCOMP a PUBREL.
+        out.splice(i, 1);
         this._pump();
       }
-    } else if (t == PUBREC) {
-      // Answer even an unknown PUBREC, or the broker would hold the message forever.
-      const rel = encodeAck(PUBREL, id);
-      if (e) this._out[i] = rel;
-      this._write(rel);
     } else if (t == PUBREL) {
-      // Release: the message was delivered when it first came; an unknown id
-      // is still answered [MQTT-4.3.3-2 flow].
+      // The message was delivered when it came; release its id. An unknown id is still answered.
       const k = this._rx.indexOf(id);
       if (k >= 0) this._rx.splice(k, 1);
       this._write(encodeAck(PUBCOMP, id));
     } else if (t == SUBACK || t == UNSUBACK) {
-      this._settle(t, id, p.granted);
-    }
-  }
-
-  _connack(p: Packet) {
-    const rc = p.returnCode as number;
-    if (this._up) throw { code: "protocol", message: "second CONNACK" };
-    if (rc) return this._drop(mqttError(REFUSED[rc], "connection refused: " + REFUSED_TEXT[rc]));
-    this._up = true;
-    this._since = this._p.now();
-    if (p.sessionPresent) {
-      // The broker kept our subscriptions: only unanswered requests go again.
-      for (let i = 0; i < this._ctl.length; i++) this._write(this._ctl[i]);
-    } else {
-      // A new session: the broker knows no subscription and no QoS 2 id of ours.
-      this._rx = [];
-      for (let i = 0; i < this._ctl.length; i++) {
-        if (typeOf(this._ctl[i]) != SUBSCRIBE) this._announce("unsubscribed", this._ctl[i], []);
-      }
-      this._ctl = [];
-      const f: string[] = [], q: number[] = [];
-      for (const k in this._subs) { f.push(toUtf8(k) as string); q.push(this._subs[k][0]); }
-      if (f.length) this._control(encodeSubscribe(this._nextId(), f, q));
-    }
-    // Unacknowledged messages go again, oldest first, PUBLISH with DUP set [MQTT-4.4.0-1].
-    for (let i = 0; i < this._out.length; i++) {
-      const e = this._out[i];
-      this._write(typeOf(e) == PUBLISH ? withDup(e) : e);
-    }
-    this._pump();
-    this.emit("connected", !!p.sessionPresent);
-  }
-
-  _receive(p: Packet, oversize: boolean) {
-    const id = p.id, qos = p.qos as number;
-    if (oversize) {
-      this._n[3]++;
-      this.emit("error", mqttError("oversize", "dropped a message larger than max_packet on " + p.topic));
-    }
-    if (qos == 2) {
-      // Exactly once: an id already PUBREC'd is a resend, not a new message.
-      if (this._rx.indexOf(id) < 0) {
-        this._rx.push(id);
-        if (!oversize) this._deliver(p);
-      }
-      this._write(encodeAck(PUBREC, id));
-    } else {
-      if (!oversize) this._deliver(p);
-      if (qos && id) this._write(encodeAck(PUBACK, id));
-    }
-  }
-
-  _deliver(p: Packet) {
-    const topic = p.topic as string, m = p.message as string;
-    this._n[1]++;
-    this.emit("publish", p);
-    this.emit("message", topic, m);
-    for (const f in this._subs) {
-      const h = this._subs[f][1];
-      if (h && topicMatches(f, topic)) {
-        try {
-          h(topic, m, p);
-        } catch (e) {
-          this.emit("error", mqttError("handler", "handler of " + f + " threw: " + (e as Error).message));
+      const k = find(this._ctl, id), req = this._ctl[k], g = p.granted || [];
+      if (!req || (req.charCodeAt(0) >> 4 == SUBSCRIBE) != (t == SUBACK)) return;
+      this._ctl.splice(k, 1);
+      const filters = filtersOf(req);
+      for (let j = 0; j < filters.length; j++) {
+        const f = fromUtf8(filters[j]) as string, sub = this._subs[f];
+        if (t == UNSUBACK) this.emit("unsubscribed", f);
+        else if (!(g[j] <= 2)) {
+          // Refused (0x80): the filter is not ours any more.
+          delete this._subs[f];
+          this.emit("subscribe_failed", f, g[j]);
+        } else {
+          if (sub) sub[0] = g[j];
+          this.emit("subscribed", f, g[j]);
         }
-      }
-    }
-  }
-
-  /** SUBACK/UNSUBACK: report each filter of the request it answers. */
-  _settle(t: number, id: number, granted?: number[]) {
-    const i = this._find(this._ctl, id), req = this._ctl[i];
-    if (!req || (typeOf(req) == SUBSCRIBE) != (t == SUBACK)) return;
-    this._ctl.splice(i, 1);
-    this._announce(t == SUBACK ? "subscribed" : "unsubscribed", req, granted || []);
-  }
-
-  _announce(event: string, req: string, granted: number[]) {
-    const filters = filtersOf(req);
-    for (let k = 0; k < filters.length; k++) {
-      const f = fromUtf8(filters[k]) as string, g = granted[k];
-      if (event == "subscribed" && !(g <= 2)) {
-        // 0x80 (ejabberd answers 0x8F): refused, so this filter is not ours any more.
-        delete this._subs[f];
-        this.emit("subscribe_failed", f, g);
-      } else {
-        if (event == "subscribed" && this._subs[f]) this._subs[f][0] = g;
-        this.emit(event, f, g);
       }
     }
   }
@@ -483,42 +458,43 @@ export class Client {
 
   _write(p: string) {
     this._sent = this._p.now();
+    this._busy += p.length;
     (this._sock as Socket).write(p);
   }
 
+  /** First send of a PUBLISH (QoS 1/2 ones wait in _out for their ack) or a (UN)SUBSCRIBE (in _ctl). */
   _send(p: string) {
-    this._n[0]++;
-    this._out.push(p);
-    this._write(p);
-  }
-
-  _control(p: string) {
-    this._ctl.push(p);
+    if (p.charCodeAt(0) >> 4 == PUBLISH) {
+      this._n[0]++;
+      if (p.charCodeAt(0) & 6) this._out.push(p);
+    } else {
+      this._ctl.push(p);
+    }
     if (this._up) this._write(p);
   }
 
-  /** Move queued messages into the inflight window as it frees up. */
+  /** Send queued messages, in order, while the socket and the inflight window have room. */
   _pump() {
-    while (this._up && this._q.length && this._out.length < this._maxIn) this._send(this._q.shift() as string);
+    const q = this._q;
+    while (this._up && q.length && this._busy < this._maxOut && (!(q[0].charCodeAt(0) & 6) || this._out.length < this._maxIn)) {
+      this._send(q.shift() as string);
+    }
   }
 
-  /** Report a refused call; `dropped` counts a refused message. */
-  _refuse(code: string, why: string, dropped?: number): false {
+  /** Emit an `error` with a stable code; `dropped` counts a refused message. Returns false for callers to pass on. */
+  _err(code: string, message: string, dropped?: number): false {
+    const e = new Error(message) as MqttError;
+    e.code = code;
     this._n[2] += dropped || 0;
-    this.emit("error", mqttError(code, why));
+    this.emit("error", e);
     return false;
-  }
-
-  _find(list: string[], id: number): number {
-    for (let i = 0; i < list.length; i++) if (idOf(list[i]) == id) return i;
-    return -1;
   }
 
   /** Next free packet id: 1..65535, wrapping, skipping ids still in use [MQTT-2.3.1-2]. */
   _nextId(): number {
     do {
       this._id = this._id % 65535 + 1;
-    } while (this._find(this._out, this._id) >= 0 || this._find(this._q, this._id) >= 0 || this._find(this._ctl, this._id) >= 0);
+    } while (find(this._out, this._id) >= 0 || find(this._q, this._id) >= 0 || find(this._ctl, this._id) >= 0);
     return this._id;
   }
 }

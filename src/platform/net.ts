@@ -1,0 +1,23 @@
+// The board side of the session's Platform seam: Espruino's net/tls sockets and timers.
+import type { Platform, Socket } from "../session/client.js";
+
+declare function require(module: string): any;
+
+export const platform: Platform = {
+  open(host: string, port: number, tls: unknown, onOpen: () => void): Socket {
+    // tls: true, or options for require("tls").connect (ca, cert, key ...).
+    let m;
+    try {
+      m = require(tls ? "tls" : "net");
+    } catch (e) {
+      throw { code: "unsupported", message: "this board has no TLS (require(\"tls\") failed)" };
+    }
+    return m.connect(Object.assign({}, tls === true ? {} : tls, { host: host, port: port }), onOpen);
+  },
+  // Espruino's own functions, not wrappers: a wrapper would cost variables on the board.
+  after: setTimeout,
+  every: setInterval,
+  cancel: clearTimeout,
+  now: Date.now,
+  random: Math.random,
+};
