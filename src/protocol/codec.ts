@@ -125,6 +125,7 @@ export function decode(first: number, body: string, oversize?: boolean): Packet 
   if (type == PUBLISH) {
     const qos = flags >> 1 & 3, tl = body.charCodeAt(0) << 8 | body.charCodeAt(1), start = 2 + tl + (qos ? 2 : 0);
     if (qos == 3) throw bad("PUBLISH with QoS 3");
+    if (!qos && flags & 8) throw bad("PUBLISH with QoS 0 and DUP set"); // [MQTT-3.3.1-2]
     if (n < 2 || (n < start && !oversize)) throw bad("PUBLISH shorter than its topic and packet id");
     if (n >= 2 + tl) {
       const topic = fromUtf8(body.substr(2, tl));

@@ -38,8 +38,8 @@ export class Framer {
       // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
       let i = pos + 1, len = 0, mul = 1, b;
       do {
-        if (i >= n) { this._pending = data.substr(pos); return; }
         if (i - pos > 4) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
+        if (i >= n) { this._pending = data.substr(pos); return; }
         b = data.charCodeAt(i++);
         len += (b & 127) * mul;
         mul *= 128;

@@ -138,8 +138,10 @@ export class Client {
     // MQTT strings are UTF-8 without U+0000 [MQTT-1.5.3-2].
     const text = (s: unknown, name: string): string => {
       const b = typeof s == "string" && !/\0/.test(s) ? toUtf8(s) : undefined;
-      return b == undefined ? fail(name + " must be text without U+0000") : b;
+      return b == undefined ? fail(name + " must be text without U+0000") : short(b, name);
     };
+    // Every CONNECT field has a 16-bit length.
+    const short = (b: string, name: string): string => b.length > 65535 ? fail(name + " is longer than 65535 bytes") : b;
     this._p = platform;
     this._host = o.host;
     this._port = int(o.port, 1883, 1, 65535, "port");
@@ -160,11 +162,11 @@ export class Client {
       keepAlive: ka,
       clean: clean,
       will: w ? {
-        topic: toUtf8(w.topic) as string, message: toBytes(w.message),
+        topic: toUtf8(w.topic) as string, message: short(toBytes(w.message), "will.message"),
         qos: int(w.qos, 0, 0, 2, "will.qos"), retain: !!w.retain,
       } : undefined,
       username: o.username == undefined ? undefined : text(o.username, "username"),
-      password: o.password == undefined ? undefined : toBytes(o.password),
+      password: o.password == undefined ? undefined : short(toBytes(o.password), "password"),
     });
     this._retry = o.reconnect !== false;
     this._maxIn = int(o.inflight, 8, 1, 65535, "inflight");
