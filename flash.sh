@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Flash mote onto an Espruino board:
+#   ./flash.sh --board esp32-devkitc --port /dev/ttyUSB0 --config my.json [--modules DIR] [--dry-run]
+# 1. builds firmware/mote.js if it is missing (npm run build)
+# 2. validates the config against the board (check-config; also writes .build/flash/<board>/)
+# 3. with the espruino tool (npm devDependency): resets the interpreter, writes Storage files
+#    .bootcde = firmware/mote.js (the boot code), mote.json = the config (minified),
+#    mote.board = the board's pin table for the on-board validator, and the Espruino modules the config
+#    needs (DHT22.js, DS18B20.js from --modules DIR, e.g. downloaded from espruino.com/modules; without
+#    them it warns: they must already be in the board's Storage); then prints what Storage holds
+#    (checked against the local sizes) and restarts with load(), which runs the new boot code.
+# --port takes a serial device or tcp://host:port (Espruino's telnet console, e.g. Espruino on Linux
+# started with --telnet, port 2323). --dry-run validates and prints the exact commands, sending nothing.
+# MOTE_FLASH_TIMEOUT (seconds, default 180) bounds the upload; MOTE_FIRMWARE replaces firmware/mote.js.
+set -uo pipefail
+
+prog=flash
+die() { echo "$prog: error: $*" >&2; exit 1; }
+usage() {
+  cat <<EOF
+usage: ./flash.sh --board BOARD --port PORT --config FILE [--modules DIR] [--dry-run]
+  --board   one of: $(boards)
+  --port    serial port (/dev/ttyUSB0, /dev/ttyACM0, COM3) or tcp://host:port
+  --config  the mote.json to upload (see src/device/config.schema.json, boards/examples/)
+  --modules folder with Espruino modules the config needs (DHT22.js, DS18B20.js)
+  --dry-run validate and print the commands without touching the port
+EOF
+}
+
+cd "$(dirname "$0")" || exit 1
+root=$(pwd)
+boards() { (cd boards && ls -1 *.json | grep -v '^board\.schema\.json$' | sed 's/\.json$//' | paste -sd' ' -); }
+
+board="" port="" config="" modules="" dry=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --board|--port|--config|--modules)
+      [ $# -ge 2 ] && [ "${2#--}" = "$2" ] || die "$1 needs a value"
+      case "$1" in --board) board=$2 ;; --port) port=$2 ;; --config) config=$2 ;; --modules) modules=$2 ;; esac
+      shift 2 ;;
+    --board=*) board=${1#*=}; shift ;;
+    --port=*) port=${1#*=}; shift ;;
+    --config=*) config=${1#*=}; shift ;;
+    --modules=*) modules=${1#*=}; shift ;;
+    --dry-run|-n) dry=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+
+# --- arguments -----------------------------------------------------------------------------------
+[ -n "$board" ] || { usage >&2; die "no --board given (one of: $(boards))"; }
+[ -f "boards/$board.json" ] && [ "$board" != board.schema ] || die "unknown board '$board' (one of: $(boards))"
+[ -n "$port" ] || { usage >&2; die "no --port given: name the board's serial port (e.g. /dev/ttyUSB0) or tcp://host:port"; }
+[ -n "$config" ] || { usage >&2; die "no --config given: the JSON config to upload (examples in boards/examples/)"; }
+# the config path is relative to where the user ran us, not to the repository
+case "$config" in /*) ;; *) config="$OLDPWD/$config" ;; esac
+[ -f "$config" ] || die "config file not found: $config"
+if [ -n "$modules" ]; then
+  case "$modules" in /*) ;; *) modules="$OLDPWD/$modules" ;; esac
+  [ -d "$modules" ] || die "--modules: no such folder: $modules"
+fi
+
+if [[ "$port" == tcp://* ]]; then
+  [[ "$port" =~ ^tcp://[A-Za-z0-9._-]+(:[0-9]{1,5})?$ ]] || die "bad --port $port: expected tcp://host or tcp://host:port"
+elif [[ "$port" == *.js* ]]; then
+  die "bad --port $port: the espruino tool does not accept a port name containing .js"
+elif [ ! -e "$port" ] && [[ "$port" != COM* ]]; then
+  found=$(ls /dev/ttyUSB* /dev/ttyACM* /dev/cu.usb* 2>/dev/null | paste -sd' ' -)
+  msg="port $port does not exist: is the board plugged in (and the USB-serial driver loaded)? serial ports now: ${found:-none}"
+  if [ $dry = 1 ]; then echo "$prog: warning: $msg (dry run: going on)"; else die "$msg"; fi
+fi
+
+node -e 1 2>/dev/null || die "node is not installed (needed for the build and the espruino tool)"
+[ -d node_modules/espruino ] || die "the espruino tool is missing: run npm install (or npm ci) first"
+
+out=".build/flash/$board"
+fw="${MOTE_FIRMWARE:-firmware/mote.js}"  # MOTE_FIRMWARE: another build of the boot code (tests)
+show() { printf '$'; printf ' %q' "$@"; printf '\n'; }
+run() { show "$@"; "$@"; }
+storage_bytes=$(node -p "require('./boards/$board.json').storage_bytes") || die "cannot read boards/$board.json"
+baud=$(node -p "require('./boards/$board.json').baud")
+bname=$(node -p "require('./boards/$board.json').name")
+
+if [ $dry = 1 ]; then
+  echo "$prog: dry run for $board ($bname) on $port with $config: the config is validated, nothing is sent"
+else
+  echo "$prog: $board ($bname) on $port with $config"
+fi
+
+# --- 1. build ------------------------------------------------------------------------------------
+if [ ! -f "$fw" ]; then
+  if [ $dry = 1 ]; then
+    echo "# $fw is missing: a real run builds it first"
+    show npm run build
+  else
+    run npm run build || die "the build failed (see above)"
+    [ -f "$fw" ] || die "the build did not produce $fw"
+  fi
+fi
+
+# --- 2. validate ---------------------------------------------------------------------------------
+check=.build/host/src/tools/check-config.js
+if [ ! -f "$check" ]; then
+  run npx tsc -p tsconfig.host.json >&2 || [ -f "$check" ] || die "could not compile check-config"
+fi
+show node "$check" "$config" --board "$board" --out "$out"
+result=$(node "$check" "$config" --board "$board" --out "$out" 2>&1); rc=$?
+if [ $rc != 0 ]; then
+  echo "$result" | sed 's/^/  /' >&2
+  die "$config is not a valid config for $board (nothing was uploaded)"
+fi
+echo "$result"
+
+cat > "$out/finish.js" <<'EOF'
+var s=require("Storage");
+print("MOTE-FLASH",[".bootcde","mote.json","mote.board"].map(function(n){var d=s.read(n);return d===undefined?-1:d.length;}).join(" "));
+setTimeout(load,500);
+EOF
+
+size() { wc -c < "$1" | tr -d ' '; }
+if [ -f "$fw" ]; then
+  total=$(( $(size "$fw") + $(size "$out/mote.json") + $(size "$out/mote.board") ))
+  [ "$total" -le "$storage_bytes" ] ||
+    die "$fw + config need $total bytes of Storage but $board has $storage_bytes"
+fi
+
+# --- 3. upload and restart -----------------------------------------------------------------------
+extra=()
+while read -r mod; do
+  [ -n "$mod" ] || continue
+  if [ -n "$modules" ] && [ -f "$modules/$mod.js" ]; then
+    cp "$modules/$mod.js" "$out/$mod.js"
+    extra+=(--storage "$mod:$out/$mod.js")
+  else
+    echo "$prog: warning: the config uses Espruino's $mod module: it is not uploaded (no $mod.js in --modules DIR), so it must already be in the board's Storage"
+  fi
+done < "$out/modules"
+cmd=(npx espruino --no-ble -b "$baud" -p "$port" --board "$out/espruino-board.json"
+  --storage "mote.json:$out/mote.json" --storage "mote.board:$out/mote.board" "${extra[@]}" --storage ".bootcde:$fw"
+  "$out/finish.js")
+if [ $dry = 1 ]; then
+  show "${cmd[@]}"
+  echo "# then the board prints 'MOTE-FLASH <sizes>' (compared with the local files) and restarts with load()"
+  exit 0
+fi
+
+log="$out/upload.log"
+show "${cmd[@]}"
+tmo=${MOTE_FLASH_TIMEOUT:-180}
+if command -v timeout >/dev/null; then
+  timeout "$tmo" "${cmd[@]}" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+else
+  "${cmd[@]}" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+fi
+if [[ "$port" == tcp://* ]]; then
+  hint="is the board on the network, with its console on that TCP port (23 by default; 2323 for Espruino on Linux with --telnet)?"
+else
+  hint="is Espruino running on it ($baud baud), and is no other program (Web IDE, screen, minicom) using $port?"
+fi
+[ $rc = 124 ] && die "no answer from the board on $port within ${tmo}s: $hint"
+grep -q "ECONNREFUSED" "$log" && die "could not connect to $port: connection refused: $hint"
+grep -q "Unable to connect" "$log" && die "could not connect to $port: $hint"
+[ $rc = 0 ] || die "the espruino tool failed (exit $rc, output in $log): $hint"
+got=$(grep -o 'MOTE-FLASH [-0-9]* [-0-9]* [-0-9]*' "$log" | tail -1 | cut -d' ' -f2-)
+[ -n "$got" ] || die "the board on $port did not answer (no confirmation in $log): $hint"
+want="$(size "$fw") $(size "$out/mote.json") $(size "$out/mote.board")"
+[ "$got" = "$want" ] || die "upload incomplete: Storage holds .bootcde/mote.json/mote.board of $got bytes, expected $want"
+echo "$prog: done: $fw ($(size "$fw") bytes) is the boot code, mote.json and mote.board written; the board restarted"

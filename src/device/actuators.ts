@@ -1,0 +1,47 @@
+// Actuators: set from `initial` at boot, commanded on <base>/<name>/set, state echoed retained on
+// <base>/<name> (digital 1/0, pwm 0..1). Accepted commands: 1/0, true/false, on/off (any case); pwm
+// also a number 0..1 or a percentage 0..100%. Anything else leaves the state as it was and is
+// reported on <base>/error. A retained command (delivered on (re)subscribing) is applied only with
+// restore: true. Defaults (config.schema.json) are applied here, not stored. State: a.v, the
+// current value 0..1; a.x set on an actuator skipped for config errors.
+import type { Mote } from "./runtime.js";
+
+function apply(a: any, v: number) {
+  a.v = v;
+  if (a.type == "pwm") analogWrite(a.pin, a.invert ? 1 - v : v, a.freq ? { freq: a.freq } : undefined);
+  else digitalWrite(a.pin, a.invert ? 1 - v : v);
+}
+
+export function echo(m: Mote, a: any) {
+  m.client.publish(m.base + "/" + a.name, String(a.v), { qos: a.qos === undefined ? 1 : a.qos, retain: true });
+}
+
+export function startActuators(m: Mote) {
+  var l = m.c.actuators, i: number, a: any;
+  function command(topic: string, msg: string, p: any) {
+    var j: number, b: any, t: string, v: any, pct: boolean, n: number;
+    for (j = 0; j < l.length; j++) if (m.base + "/" + l[j].name + "/set" == topic) b = l[j];
+    if (!b || (p && p.retain && !b.restore)) return;
+    t = String(msg).trim().toLowerCase();
+    if (t == "1" || t == "true" || t == "on") v = 1;
+    else if (t == "0" || t == "false" || t == "off") v = 0;
+    else if (b.type == "pwm" && t) {
+      pct = t.charAt(t.length - 1) == "%";
+      n = Number(pct ? t.slice(0, -1) : t);
+      if (n >= 0 && n <= (pct ? 100 : 1)) v = pct ? n / 100 : n;
+    }
+    if (v === undefined) {
+      m.client.publish(m.base + "/error", b.name + ": rejected " + JSON.stringify(String(msg)) + " (expected 1/0, true/false, on/off" +
+        (b.type == "pwm" ? ", 0..1 or 0..100%)" : ")"), { qos: 0, retain: false });
+    } else {
+      apply(b, v);
+      echo(m, b);
+    }
+  }
+  for (i = 0; i < l.length; i++) {
+    a = l[i];
+    if (m.bad.indexOf("actuators[" + i + "]") >= 0) { a.x = 1; continue; }
+    try { apply(a, +(a.initial || 0)); } catch (e) { m.log("actuator " + a.name + ": " + e); }
+    m.client.subscribe(m.base + "/" + a.name + "/set", { qos: a.qos === undefined ? 1 : a.qos }, command);
+  }
+}

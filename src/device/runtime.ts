@@ -1,0 +1,57 @@
+// The device runtime: read and validate mote.json -> join WiFi -> connect MQTT with the will ->
+// birth "online" (or "error" with the config errors) -> sensors publish, actuators obey.
+// A bad config does not brick the board: the errors are logged, the sensors and actuators they
+// name are skipped, and when WiFi and broker settings are usable the device still connects and
+// reports the errors on <status> / <base>/error.
+import { Client } from "../session/client.js";
+import { platform } from "../platform/net.js";
+import { validateConfig, applyDefaults } from "./config.js";
+import { joinWifi } from "./wifi.js";
+import { startSensors } from "./sensors.js";
+import { startActuators } from "./actuators.js";
+import { will, online, offline } from "./status.js";
+
+export interface Mote {
+  c: any;            // the config, defaults applied
+  base: string;      // c.base
+  errors: string[];  // what validateConfig found
+  bad: string;       // errors joined: sensors[i] / actuators[i] named there are skipped
+  client: Client;
+  up: boolean;       // MQTT connected
+  t0: number;        // getTime() at start
+  w?: any;           // the Wifi module, on boards that have one
+  log(msg: string): void;
+  stop(): void;      // publish "offline" and disconnect
+}
+
+export function start(): Mote {
+  var S = require("Storage"), c = S.readJSON("mote.json", true), b = S.readJSON("mote.board", true),
+    m: any = { t0: getTime(), up: false, log: function (s: string) { console.log("mote: " + s); } },
+    e: string[], i: number, q: any, client: Client;
+  e = c === undefined ? ["mote.json: missing or not valid JSON"] : validateConfig(c, b);
+  if (e.length && e[0].indexOf("config:") == 0) c = {};
+  c = applyDefaults(c || {}, getSerial());
+  m.c = c; m.base = c.base; m.errors = e; m.bad = e.join("|");
+  if (!b) m.log("no mote.board in Storage: pins not checked");
+  for (i = 0; i < e.length; i++) m.log("config: " + e[i]);
+  q = c.mqtt;
+  if (!q.host) { m.log("no usable broker in mote.json: not connecting"); return m; }
+  try {
+    client = m.client = new Client(platform, {
+      host: q.host, port: q.port, tls: q.tls, username: q.username, password: q.password, client_id: q.client_id,
+      keep_alive: q.keep_alive, clean_session: q.clean_session, will: will(m),
+      inflight: c.limits.inflight, queue: c.limits.queue, max_packet: c.limits.max_packet,
+    });
+  } catch (x) {
+    m.log("mqtt: " + (x as Error).message);
+    return m;
+  }
+  client.on("connected", function () { m.up = true; m.log("connected to " + q.host); online(m); });
+  client.on("disconnected", function (r: string) { m.up = false; m.log("disconnected: " + r); });
+  client.on("error", function (x: any) { m.log("mqtt: " + x.message); });
+  m.stop = function () { offline(m); };
+  startActuators(m);
+  startSensors(m);
+  joinWifi(m, function () { client.connect(); });
+  return m;
+}

@@ -1,0 +1,25 @@
+// Birth, will and errors: <status> is "online" (birth) or "error" (the config has errors, listed on
+// <base>/error) after connecting, and "offline" from the broker's will on a lost connection or from
+// the device itself before a deliberate disconnect. All retained, QoS 1.
+import type { Mote } from "./runtime.js";
+import { echo } from "./actuators.js";
+
+export function will(m: Mote) {
+  return { topic: m.c.status, message: "offline", qos: 1, retain: true };
+}
+
+// On every (re)connection: birth, the config errors (an empty retained message clears old ones),
+// and each actuator's state.
+export function online(m: Mote) {
+  var c = m.client, q = { qos: 1, retain: true }, l = m.c.actuators, i: number;
+  c.publish(m.c.status, m.errors.length ? "error" : "online", q);
+  c.publish(m.base + "/error", m.errors.join("\n"), q);
+  for (i = 0; i < l.length; i++) if (!l[i].x) echo(m, l[i]);
+  for (i = 0; i < m.c.sensors.length; i++) delete m.c.sensors[i].v; // publish fresh values
+}
+
+// Deliberate stop: say "offline" ourselves (the broker drops the will on DISCONNECT), then disconnect.
+export function offline(m: Mote) {
+  if (m.up) m.client.publish(m.c.status, "offline", { qos: 1, retain: true });
+  m.client.disconnect();
+}
