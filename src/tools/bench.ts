@@ -1,0 +1,726 @@
+// `npm run bench`: figures for issue 2's "Benchmark" section. Prints, asserts nothing, exits 0, and
+// stops every broker, client and interpreter it started.
+//
+//   1. bundle bytes (raw, gzip) of firmware/*.js beside Espruino's tinyMQTT and MQTT modules
+//   2. on Node, one Mosquitto: publish and receive throughput of firmware/mote-mqtt.js in the host
+//      simulator beside mqtt.js, as ratios
+//   3. with ESPRUINO=/path/to/espruino: the same client under that interpreter (and the reference
+//      modules): process.memory().usage after require, after connect + 2 subscriptions, after 1000
+//      QoS 0 publishes; publish and receive rates; a 1000-publish burst on the 1600-variable layout
+//   4. the issue's targets, measured vs target
+//
+// Environment: ESPRUINO (interpreter, 16383-variable layout), ESPRUINO_1600 (default: espruino-1600 next
+// to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
+// present), BENCH_N (messages on Node, default 5000), BENCH_ESP_N (messages on Espruino, default 1000),
+// BENCH_REPEAT (runs per rate measurement, best shown; default 3).
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import zlib from "node:zlib";
+import type { MqttClient } from "mqtt";
+import { SimBoard } from "../host/index.js";
+import { startMosquitto, type MosquittoInstance } from "../../test/support/mosquitto.js";
+import { mqttjsClient, endClient } from "../../test/support/util.js";
+
+// The repository: this file runs as .build/host/src/tools/bench.js.
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
+const FW = path.join(ROOT, "firmware");
+const N_NODE = Number(process.env.BENCH_N) || 5000;
+const N_ESP = Number(process.env.BENCH_ESP_N) || 1000;
+const HOST = "127.0.0.1";
+/** Runs per rate measurement (best shown): Node section, and the Espruino node_modules runs. */
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT) || 3);
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
+const fmtRate = (r: number | undefined) => (r === undefined || !isFinite(r) ? "-" : Math.round(r).toLocaleString("en-US"));
+const fmtRatio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || !isFinite(a) || !isFinite(b) || b <= 0 ? "-" : (a / b).toFixed(2) + "x";
+const pad = (s: unknown, n: number) => String(s).padEnd(n);
+const lpad = (s: unknown, n: number) => String(s).padStart(n);
+
+/** The 32-byte payload number k (same text on Node and in the Espruino scripts). */
+function payload(k: number): string {
+  const s = "00000" + k;
+  return s.substr(s.length - 6) + "-abcdefghijklmnopqrstuvwxy";
+}
+const PAYLOAD_JS = 'function pay(k){var s="00000"+k;return s.substr(s.length-6)+"-abcdefghijklmnopqrstuvwxy";}';
+
+function existing(p: string | undefined): string | undefined {
+  return p && fs.existsSync(p) ? p : undefined;
+}
+/** A reference module: the env variable when set (reported when missing), else the default if present. */
+function refPath(env: string, dflt: string): { path?: string; note?: string } {
+  const v = process.env[env];
+  if (v) return fs.existsSync(v) ? { path: v } : { note: `${env}=${v} does not exist` };
+  return { path: existing(dflt) };
+}
+const TINY = refPath("TINYMQTT", "/work/espruino-ref/tinyMQTT.min.js");
+const MQTTMOD = refPath("MQTTMOD", "/work/espruino-ref/MQTT.min.js");
+
+let runSeq = 0;
+const runId = () => `${process.pid}-${++runSeq}`;
+
+// ============================================================================ 1. bundle
+
+function sectionBundle(): void {
+  console.log("== 1. Bundle ==");
+  const rows: [string, string | undefined][] = [
+    ["firmware/mote-mqtt.js", path.join(FW, "mote-mqtt.js")],
+    ["firmware/mote.js", existing(path.join(FW, "mote.js"))],
+    ["tinyMQTT (minified)", TINY.path],
+    ["MQTT module (minified)", MQTTMOD.path],
+  ];
+  for (const [name, p] of rows) {
+    if (!p) continue;
+    try {
+      const buf = fs.readFileSync(p);
+      const gz = zlib.gzipSync(buf, { level: 9 }).length;
+      console.log(`  ${pad(name, 24)} ${lpad(buf.length.toLocaleString("en-US"), 7)} bytes  ${lpad(gz.toLocaleString("en-US"), 6)} gzipped`);
+    } catch (e) {
+      console.log(`  ${pad(name, 24)} skipped: ${errText(e)}`);
+    }
+  }
+  for (const r of [TINY, MQTTMOD]) if (r.note) console.log(`  (${r.note})`);
+}
+
+// ============================================================================ helpers: counting subscriber
+
+interface Counter {
+  n: number;
+  bad: number;
+  badSample?: string;
+  seen: Set<number>;      // payload numbers received intact
+  last: number;   // Date.now() of the last message
+  active: number; // Date.now() of the last activity (message or a kick from outside)
+  /** Resolves once `want` messages arrived, or nothing happened for idleMs, or after maxMs. */
+  wait(want: number, idleMs: number, maxMs: number): Promise<void>;
+  stop(): void;
+}
+
+function counter(client: MqttClient, topic: string): Counter {
+  const c: Counter = {
+    n: 0, bad: 0, last: 0, active: Date.now(), seen: new Set(),
+    async wait(want, idleMs, maxMs) {
+      const end = Date.now() + maxMs;
+      c.active = Math.max(c.active, Date.now());
+      while (c.n + c.bad < want && Date.now() < end && Date.now() - c.active < idleMs) await sleep(10);
+    },
+    stop() { client.removeListener("message", on); },
+  };
+  const on = (t: string, p: Buffer) => {
+    if (t !== topic) return;
+    const m = p.toString("latin1");
+    if (m.length === 32 && m === payload(parseInt(m.substr(0, 6), 10))) { c.n++; c.seen.add(parseInt(m.substr(0, 6), 10)); }
+    else { c.bad++; c.badSample ??= JSON.stringify(m.length > 40 ? m.slice(0, 40) + "..." : m); }
+    c.last = c.active = Date.now();
+  };
+  client.on("message", on);
+  return c;
+}
+
+async function subscriber(url: string, topic: string): Promise<{ client: MqttClient; count: Counter }> {
+  const client = await mqttjsClient(url, { clientId: "bench-sub-" + runId() });
+  const count = counter(client, topic);
+  await client.subscribeAsync(topic, { qos: 0 });
+  return { client, count };
+}
+
+/** mqtt.js publishes n QoS 0 messages as fast as it takes them; returns the time of the first. */
+function mqttjsBurst(client: MqttClient, topic: string, n: number): number {
+  const t0 = Date.now();
+  for (let k = 0; k < n; k++) client.publish(topic, payload(k), { qos: 0 });
+  return t0;
+}
+
+// ============================================================================ 2. Node: simulator vs mqtt.js
+
+interface Rate { n: number; want: number; ms: number; rate: number }
+const rateOf = (n: number, want: number, t0: number, t1: number): Rate =>
+  ({ n, want, ms: t1 - t0, rate: n > 0 && t1 > t0 ? n / ((t1 - t0) / 1000) : NaN });
+/** The fastest run among those that got every message (else among all). */
+function bestRate(runs: Rate[]): Rate | undefined {
+  const ok = (r: Rate) => r.n > 0 && isFinite(r.rate);
+  const full = runs.filter((r) => ok(r) && r.n >= r.want);
+  const pool = full.length ? full : runs.filter(ok);
+  return pool.length ? pool.reduce((a, b) => (b.rate > a.rate ? b : a)) : runs[0];
+}
+const fmtRun = (r: Rate) => `${lpad(fmtRate(r.rate), 8)} msg/s  (${r.n}/${r.want} in ${r.ms} ms)`;
+
+/** A SimBoard running firmware/mote-mqtt.js, connected to the broker, with the bench globals set up. */
+async function simClient(broker: MosquittoInstance, setup: string): Promise<SimBoard> {
+  const board = new SimBoard({ maxLogs: 200 });
+  try {
+    board.loadModuleFile("mote-mqtt", path.join(FW, "mote-mqtt.js"));
+    board.run(`${PAYLOAD_JS}
+var st = {up: false, err: ""};
+var c = require("mote-mqtt").create(${JSON.stringify(HOST)}, {port: ${broker.port}, client_id: "bench-sim-${runId()}"});
+c.on("error", function (e) { if (e.code != "queue_full") st.err = e.code + ": " + e.message; });
+c.on("connected", function () { st.up = true; });
+${setup}
+c.connect();`, "bench");
+    await board.waitFor(() => board.global.st.up === true, 5000, "the simulated client to connect");
+    return board;
+  } catch (e) {
+    board.close();
+    throw e;
+  }
+}
+
+async function simPublish(broker: MosquittoInstance, n: number): Promise<Rate> {
+  const topic = `bench/${runId()}/sim-pub`;
+  const { client, count } = await subscriber(broker.url, topic);
+  let board: SimBoard | undefined;
+  try {
+    // Paced by publish()'s return value and the client's "drain" event.
+    board = await simClient(broker, `var T = ${JSON.stringify(topic)}, N = ${n}, i = 0;
+function pump() { while (i < N) { if (!c.publish(T, pay(i))) return; i++; } }
+c.on("drain", function () { if (i < N) pump(); });`);
+    const t0 = Date.now();
+    board.run("pump()");
+    await count.wait(n, 3000, 30000);
+    const err = board.global.st.err;
+    if (err) console.log(`    (simulated client reported: ${err})`);
+    if (count.bad) console.log(`    (${count.bad} malformed messages)`);
+    return rateOf(count.n, n, t0, count.last);
+  } finally {
+    board?.close();
+    count.stop();
+    await endClient(client);
+  }
+}
+
+async function mqttjsPublish(broker: MosquittoInstance, n: number): Promise<Rate> {
+  const topic = `bench/${runId()}/js-pub`;
+  const { client, count } = await subscriber(broker.url, topic);
+  const pub = await mqttjsClient(broker.url, { clientId: "bench-pub-" + runId() });
+  try {
+    const t0 = mqttjsBurst(pub, topic, n);
+    await count.wait(n, 3000, 30000);
+    return rateOf(count.n, n, t0, count.last);
+  } finally {
+    count.stop();
+    await endClient(pub);
+    await endClient(client);
+  }
+}
+
+async function simReceive(broker: MosquittoInstance, n: number): Promise<Rate> {
+  const topic = `bench/${runId()}/sim-recv`;
+  const board = await simClient(broker, `var T = ${JSON.stringify(topic)}, rx = {n: 0, bad: 0, last: 0, subbed: false};
+c.on("subscribed", function () { rx.subbed = true; });
+c.on("message", function (t, m) {
+  if (t == T && m.length == 32 && m == pay(parseInt(m.substr(0, 6), 10))) rx.n++; else rx.bad++;
+  rx.last = Date.now();
+});
+c.on("connected", function () { c.subscribe(T); });`);
+  const pub = await mqttjsClient(broker.url, { clientId: "bench-pub-" + runId() }).catch((e) => { board.close(); throw e; });
+  try {
+    await board.waitFor(() => board.global.rx.subbed === true, 5000, "SUBACK");
+    const rx = board.global.rx;
+    const t0 = mqttjsBurst(pub, topic, n);
+    let seen = -1, idle = Date.now();
+    const end = Date.now() + 30000;
+    while (rx.n + rx.bad < n && Date.now() < end && Date.now() - idle < 3000) {
+      if (rx.n + rx.bad !== seen) { seen = rx.n + rx.bad; idle = Date.now(); }
+      await sleep(10);
+    }
+    if (rx.bad) console.log(`    (${rx.bad} malformed messages)`);
+    return rateOf(rx.n, n, t0, rx.last);
+  } finally {
+    board.close();
+    await endClient(pub);
+  }
+}
+
+async function mqttjsReceive(broker: MosquittoInstance, n: number): Promise<Rate> {
+  const topic = `bench/${runId()}/js-recv`;
+  const { client, count } = await subscriber(broker.url, topic);
+  const pub = await mqttjsClient(broker.url, { clientId: "bench-pub-" + runId() });
+  try {
+    const t0 = mqttjsBurst(pub, topic, n);
+    await count.wait(n, 3000, 30000);
+    return rateOf(count.n, n, t0, count.last);
+  } finally {
+    count.stop();
+    await endClient(pub);
+    await endClient(client);
+  }
+}
+
+async function sectionNode(broker: MosquittoInstance | undefined, brokerError: string | undefined): Promise<void> {
+  console.log(`\n== 2. Node: host simulator (firmware/mote-mqtt.js) vs mqtt.js, Mosquitto on loopback, N=${N_NODE} QoS 0 x 32 bytes ==`);
+  if (!broker) { console.log(`  skipped: ${brokerError}`); return; }
+  if (!fs.existsSync(path.join(FW, "mote-mqtt.js"))) { console.log("  skipped: firmware/mote-mqtt.js not built"); return; }
+  // Each measurement runs REPEAT times; the best complete run is shown (all runs' rates after it).
+  const row = async (label: string, fn: () => Promise<Rate>): Promise<number | undefined> => {
+    const runs: Rate[] = [];
+    let failure: string | undefined;
+    for (let k = 0; k < REPEAT; k++) {
+      try { runs.push(await fn()); } catch (e) { failure = errText(e); }
+    }
+    const best = bestRate(runs);
+    if (!best) { console.log(`  ${pad(label, 34)} skipped: ${failure ?? "no run"}`); return undefined; }
+    console.log(`  ${pad(label, 34)} ${fmtRun(best)}  runs: ${runs.map((r) => fmtRate(r.rate)).join(", ")}` +
+      (failure ? `; a run failed: ${failure}` : ""));
+    return best.n ? best.rate : undefined;
+  };
+  const a = await row("(a) publish: mote (simulator)", () => simPublish(broker, N_NODE));
+  const b = await row("(b) publish: mqtt.js", () => mqttjsPublish(broker, N_NODE));
+  const c1 = await row("(c) receive: mote (simulator)", () => simReceive(broker, N_NODE));
+  const c2 = await row("(c) receive: mqtt.js", () => mqttjsReceive(broker, N_NODE));
+  console.log(`  ratio mote/mqtt.js: publish ${fmtRatio(a, b)}, receive ${fmtRatio(c1, c2)}`);
+}
+
+// ============================================================================ 3. Espruino
+
+type Kind = "mote" | "tiny" | "mqtt";
+const MODULE_NAME: Record<Kind, string> = { mote: "mote-mqtt", tiny: "tinyMQTT", mqtt: "MQTT" };
+const LABEL: Record<Kind, string> = { mote: "mote", tiny: "tinyMQTT", mqtt: "MQTT module" };
+
+/**
+ * Per-module client code of the Espruino script (each reference module's own API and events): `defs`
+ * are top-level functions (created with the script, before the baseline), `start` only creates the
+ * client, attaches them and connects, so the figures hold no function of the script's own.
+ */
+function clientCode(kind: Kind): { defs: string; start: string } {
+  if (kind === "mote") return {
+    defs: `
+function onErr(e) { if (e.code != "queue_full") out("ERR " + e.code + " " + e.message); }
+function onConn() { out("CONN"); c.subscribe(TI); c.subscribe(TC); }
+function onDrain() { if (go && i < N) pub(); }
+// Paced: publish() returns false when the queue is full; "drain" says when to go on.
+function pub() { while (i < N) { if (!c.publish(TO, pay(i))) return; i++; } pubDone(); }`,
+    start: `
+  c = m.create(H, {port: P, client_id: "bench-mote-" + RUN});
+  c.on("error", onErr);
+  c.on("connected", onConn);
+  c.on("subscribed", subbed);
+  c.on("message", onMsg);
+  c.on("drain", onDrain);
+  c.connect();`,
+  };
+  if (kind === "mqtt") return {
+    defs: `
+function onErr(e) { out("ERR " + e); }
+function onConn() { out("CONN"); c.subscribe(TI); c.subscribe(TC); }
+function pub() { for (; i < N; i++) c.publish(TO, pay(i)); pubDone(); }`,
+    start: `
+  c = m.create(H, {port: P, client_id: "bench-mqtt-" + RUN});
+  c.on("error", onErr);
+  c.on("connected", onConn);
+  c.on("subscribed", subbed);
+  c.on("message", onMsg);
+  c.connect();`,
+  };
+  // tinyMQTT: "connected" comes right after CONNECT is written (it never reads CONNACK), it reports no
+  // SUBACK (give the broker 500 ms), "message" carries {topic, message}; connect() waits reconnect_interval.
+  return {
+    defs: `
+function subAcked() { subbed(); subbed(); }
+function onConn() { out("CONN"); c.subscribe(TI); c.subscribe(TC); setTimeout(subAcked, 500); }
+function onTinyMsg(o) { onMsg(o.topic, o.message); }
+function pub() { for (; i < N; i++) c.publish(TO, pay(i)); pubDone(); }`,
+    start: `
+  c = m.create(H, {port: P, reconnect_interval: 200});
+  c.on("connected", onConn);
+  c.on("message", onTinyMsg);
+  c.connect();`,
+  };
+}
+
+/**
+ * The Espruino script. Lines it prints start with "@@": REQ vars, CONN, SUB vars, PUBT0 ms,
+ * PUBMEM vars ms, RECV correct bad lastMs vars, END why vars, ERR ..., TIMEOUT.
+ * Memory figures are process.memory().usage minus the usage just before require, taken once the script's
+ * own functions are defined and its text freed.
+ */
+function espScript(kind: Kind, port: number, topics: { out: string; in: string; ctl: string }, receive: boolean, safetyMs: number, run: string): string {
+  const code = clientCode(kind);
+  return `var N = ${N_ESP}, H = ${JSON.stringify(HOST)}, P = ${port}, RUN = ${JSON.stringify(run)}, RX = ${receive ? 1 : 0};
+var TO = ${JSON.stringify(topics.out)}, TI = ${JSON.stringify(topics.in)}, TC = ${JSON.stringify(topics.ctl)};
+var c, go = 0, i = 0, nsub = 0, rn = 0, rbad = 0, rt1 = 0, iv, kill, fin = 0;
+${PAYLOAD_JS}
+function out(s) { print("@@" + s); }
+function mem() { return process.memory().usage - u0; }
+function finish(why) {
+  if (fin) return;
+  fin = 1;
+  out("END " + why + " " + mem());
+  if (iv) clearInterval(iv);
+  clearTimeout(kill);
+  try { c.disconnect(); } catch (e) { out("ERR disconnect threw " + e); }
+  // Whatever timers the module still holds (pings, reconnects): clear them all so the interpreter exits.
+  setTimeout(clearAll, 300);
+}
+function onMsg(t, msg) {
+  if (t == TC) { finish("stop"); return; }
+  if (t == TI && msg.length == 32 && msg == pay(parseInt(msg.substr(0, 6), 10))) rn++; else rbad++;
+  rt1 = Date.now();
+}
+function check() {
+  if (rn + rbad > 0 && (rn + rbad >= N || Date.now() - rt1 > 1500)) { out("RECV " + rn + " " + rbad + " " + rt1 + " " + mem()); finish("done"); }
+}
+function pubDone() { out("PUBMEM " + mem() + " " + Date.now()); }
+function ready() { out("SUB " + mem()); if (RX) iv = setInterval(check, 100); out("PUBT0 " + Date.now()); go = 1; pub(); }
+function subbed() { if (++nsub == 2) setTimeout(ready, 300); }
+${code.defs}
+function onKill() { out("TIMEOUT"); finish("timeout"); }
+function clearAll() { clearInterval(); }
+kill = setTimeout(onKill, ${safetyMs});
+// Everything runs from a timer: by then the script's own text is freed (measured from the top level,
+// its release would be subtracted from every later figure) and only the script's functions remain.
+var u0, m, u1;
+function start() {
+  u0 = process.memory().usage; m = require(${JSON.stringify(MODULE_NAME[kind])}); u1 = process.memory().usage;
+  // +1: the variable holding the module, which the facts file's method (var m=require(...) at the top
+  // level, minus 1 for u1) counts; same figures as that method.
+  out("REQ " + (u1 - u0 + 1));
+${code.start}
+}
+setTimeout(start, 10);
+`;
+}
+
+interface EspResult {
+  req?: number;
+  sub?: number;
+  pubMem?: number;
+  pubRate?: Rate;
+  recv?: { n: number; bad: number; rate: number };
+  recvMem?: number;
+  oom: boolean;
+  timeout: boolean;
+  exit: string;
+  notes: string[];
+}
+
+const OOM_RE = /[Oo]ut of [Mm]emory|OUT OF MEMORY|\bMEMORY\b|New interpreter error/;
+
+/** Runs `bin` on `script` in `cwd` with stdin held open; calls onLine for each "@@" line. */
+function runEspruino(bin: string, cwd: string, script: string, onLine: (tag: string, args: string[]) => void): {
+  proc: ChildProcess; output: () => string; exited: Promise<string>; kill: () => void;
+} {
+  const file = path.join(cwd, "bench.js");
+  fs.writeFileSync(file, script);
+  // stdin: a pipe that stays open (a closed stdin makes the Linux console spin reading NULs).
+  const proc = spawn(bin, ["bench.js"], { cwd, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "", partial = "";
+  const feed = (d: Buffer) => {
+    const s = d.toString("latin1");
+    out += s;
+    partial += s;
+    const lines = partial.split(/\r?\n/);
+    partial = lines.pop() ?? "";
+    for (const l of lines) {
+      const k = l.indexOf("@@");
+      if (k < 0) continue;
+      const parts = l.slice(k + 2).trim().split(/\s+/);
+      try { onLine(parts[0], parts.slice(1)); } catch { /* a bad line is the run's problem, not ours */ }
+    }
+  };
+  proc.stdout!.on("data", feed);
+  proc.stderr!.on("data", feed);
+  const exited = new Promise<string>((resolve) => {
+    proc.once("exit", (code, sig) => resolve(sig ? `signal ${sig}` : `code ${code}`));
+    proc.once("error", (e) => resolve(`spawn error ${e.message}`));
+  });
+  return {
+    proc, exited,
+    output: () => { const i = out.indexOf("espruino.com/Donate"); return i >= 0 ? out.slice(out.indexOf("\n", i) + 1) : out; },
+    kill: () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL"); },
+  };
+}
+
+/** A fresh temp cwd with the module where require() finds it: node_modules/NAME.js or Storage. */
+async function prepareCwd(bin: string, kind: Kind, file: string, load: "node_modules" | "Storage"): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mote-bench-${kind}-`));
+  const name = MODULE_NAME[kind];
+  if (load === "node_modules") {
+    fs.mkdirSync(path.join(dir, "node_modules"));
+    fs.copyFileSync(file, path.join(dir, "node_modules", name + ".js"));
+    return dir;
+  }
+  // First run writes the file into Storage (./espruino.flash), as a board keeps its modules.
+  let wrote = false;
+  const r = runEspruino(bin, dir,
+    `require("Storage").write(${JSON.stringify(name)}, require("fs").readFileSync(${JSON.stringify(file)}));\n` +
+    `print("@@WROTE " + require("Storage").list().join(","));\n`,
+    (tag, args) => { if (tag === "WROTE" && args.join(",").split(",").includes(name)) wrote = true; });
+  const t = setTimeout(r.kill, 10000);
+  await r.exited;
+  clearTimeout(t);
+  r.proc.stdin!.destroy();
+  if (!wrote) throw new Error(`could not write ${name} into Storage: ${r.output().trim().split("\n").slice(-3).join(" | ")}`);
+  return dir;
+}
+
+/**
+ * One Espruino run in `cwd` (from prepareCwd; removed afterwards): memory, publish (seen by an mqtt.js
+ * subscriber) and, when `receive`, receive.
+ */
+async function espRun(bin: string, broker: MosquittoInstance, kind: Kind, cwd: string, receive: boolean): Promise<EspResult> {
+  const res: EspResult = { oom: false, timeout: false, exit: "", notes: [] };
+  const run = runId();
+  const topics = { out: `bench/${run}/out`, in: `bench/${run}/in`, ctl: `bench/${run}/ctl` };
+  const safetyMs = receive ? 40000 : 20000;
+  let sub: MqttClient | undefined, count: Counter | undefined;
+  let pub: MqttClient | undefined;
+  let r: ReturnType<typeof runEspruino> | undefined;
+  let t0 = 0, pubDone = false, recvT1 = 0, ended = false;
+  let hardKill: NodeJS.Timeout | undefined;
+  try {
+    const s = await subscriber(broker.url, topics.out);
+    sub = s.client;
+    const cnt = s.count;
+    count = cnt;
+    pub = await mqttjsClient(broker.url, { clientId: "bench-pub-" + run });
+    r = runEspruino(bin, cwd, espScript(kind, broker.port, topics, receive, safetyMs, run), (tag, a) => {
+      cnt.active = Date.now();
+      const num = (k: number) => Number(a[k]);
+      if (tag === "REQ") res.req = num(0);
+      else if (tag === "SUB") res.sub = num(0);
+      else if (tag === "PUBT0") t0 = num(0);
+      else if (tag === "PUBMEM") { res.pubMem = num(0); pubDone = true; }
+      else if (tag === "RECV") { res.recv = { n: num(0), bad: num(1), rate: NaN }; recvT1 = num(2); res.recvMem = num(3); }
+      else if (tag === "END") ended = true;
+      else if (tag === "TIMEOUT") res.timeout = true;
+      else if (tag === "ERR" && res.notes.length < 4) res.notes.push(a.join(" "));
+    });
+    hardKill = setTimeout(r.kill, safetyMs + 10000);
+    let exitInfo: string | undefined;
+    void r.exited.then((x) => { exitInfo = x; });
+    // Publish phase: wait for PUBT0, then for the subscriber to see all N (or nothing more for 3 s).
+    const deadline = Date.now() + safetyMs;
+    while (!t0 && !exitInfo && Date.now() < deadline) await sleep(20);
+    if (t0) {
+      await cnt.wait(N_ESP, 3000, Math.max(0, deadline - Date.now()));
+      // A client still sending (no PUBMEM yet) is still working: wait for its loop to end.
+      while (!pubDone && !exitInfo && Date.now() < deadline && Date.now() - cnt.active < 3000) await sleep(20);
+      if (cnt.n + cnt.bad < N_ESP && !exitInfo) await cnt.wait(N_ESP, 1000, Math.max(0, deadline - Date.now()));
+      res.pubRate = rateOf(cnt.n, N_ESP, t0, cnt.last);
+      if (cnt.bad) res.notes.push(`${cnt.bad} malformed at the subscriber (first: ${cnt.badSample})`);
+      const missing: number[] = [];
+      for (let k = 0; k < N_ESP && missing.length <= 5; k++) if (!cnt.seen.has(k)) missing.push(k);
+      if (missing.length && missing.length <= 5) res.notes.push(`not arrived intact: #${missing.join(", #")}`);
+    }
+    // Receive phase: mqtt.js publishes N to the Espruino client; the script reports RECV itself.
+    let recvT0 = 0;
+    if (receive && t0 && !exitInfo) {
+      recvT0 = mqttjsBurst(pub, topics.in, N_ESP);
+      const end = Math.min(deadline, Date.now() + 20000);
+      while (!res.recv && !ended && !exitInfo && Date.now() < end) await sleep(20);
+      if (res.recv) res.recv.rate = rateOf(res.recv.n, N_ESP, recvT0, recvT1).rate;
+    }
+    // Ask the script to stop (it also stops on its own after RECV or at its safety timeout).
+    if (!ended && !exitInfo) pub.publish(topics.ctl, "stop", { qos: 0 });
+    const stopBy = Date.now() + 5000;
+    while (!exitInfo && Date.now() < stopBy) await sleep(20);
+    if (!exitInfo) { res.notes.push("did not exit by itself: killed"); r.kill(); await r.exited; }
+    res.exit = exitInfo ?? "killed";
+    if (exitInfo && exitInfo !== "code 0") res.notes.push(`interpreter exit ${exitInfo}`);
+    // Without the console's prompt and terminal escapes.
+    const output = r.output().replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/^>+/gm, "");
+    res.oom = OOM_RE.test(output.replace(/@@.*$/gm, ""));
+    if (res.oom) {
+      const line = output.split(/\r?\n/).find((l) => OOM_RE.test(l) && !l.includes("@@"));
+      if (line) res.notes.push(line.trim());
+    }
+    const uncaught = output.split(/\r?\n/).find((l) => /Uncaught|ERROR/.test(l) && !l.includes("@@"));
+    if (uncaught && !res.notes.includes(uncaught.trim())) res.notes.push(uncaught.trim());
+    return res;
+  } finally {
+    clearTimeout(hardKill);
+    r?.kill();
+    if (r) { await Promise.race([r.exited, sleep(2000)]); r.proc.stdin!.destroy(); }
+    count?.stop();
+    await endClient(pub);
+    await endClient(sub);
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
+interface EspFigures {
+  mote?: { nm?: EspResult; st?: EspResult };
+  tiny?: { nm?: EspResult; st?: EspResult };
+  mqtt?: { nm?: EspResult; st?: EspResult };
+  burst?: { nm?: EspResult; st?: EspResult; bin: string };
+}
+
+async function sectionEspruino(broker: MosquittoInstance | undefined, brokerError: string | undefined): Promise<EspFigures | undefined> {
+  console.log(`\n== 3. Espruino interpreter: ${N_ESP} QoS 0 x 32 bytes, Mosquitto on loopback ==`);
+  const bin = process.env.ESPRUINO;
+  if (!bin) { console.log("  skipped: ESPRUINO is not set (ESPRUINO=/path/to/espruino npm run bench)"); return undefined; }
+  if (!fs.existsSync(bin)) { console.log(`  skipped: ESPRUINO=${bin} does not exist`); return undefined; }
+  if (!broker) { console.log(`  skipped: ${brokerError}`); return undefined; }
+  const moteFile = path.join(FW, "mote-mqtt.js");
+  const mods: [Kind, string | undefined][] = [["mote", existing(moteFile)], ["tiny", TINY.path], ["mqtt", MQTTMOD.path]];
+  const figs: EspFigures = {};
+  console.log(`  interpreter: ${bin}`);
+  console.log("  vars = process.memory().usage minus the usage just before require, all taken from timers once the script's");
+  console.log("        text is freed; the script's functions exist before that baseline; the client, its socket and the");
+  console.log("        listeners attached to it count. require follows the facts file's method.");
+  console.log("  load: nm = ./node_modules/NAME.js (as in the facts file), st = from Storage (as a board loads it; function");
+  console.log("        code stays in flash). The Linux build reads its flash file with fopen/fread/fclose on every access,");
+  console.log("        so st rates are slowed by the emulation and not comparable to a board: compare rates on nm rows.");
+  console.log(`  rates: nm rows best of ${REPEAT} runs; pub = first publish to last arrival at an mqtt.js subscriber;`);
+  console.log("        recv = mqtt.js publishes N to the client, first publish to last correct message (payload checked)");
+  const head = `  ${pad("module", 12)} ${pad("load", 4)} ${lpad("require", 7)} ${lpad("conn+2sub", 9)} ${lpad("1000 pub", 8)} ${lpad("pub msg/s", 9)} ${lpad("(arrived)", 9)} ${lpad("recv ok", 7)} ${lpad("recv msg/s", 10)}  notes`;
+  console.log(head);
+  for (const [kind, file] of mods) {
+    if (!file) { console.log(`  ${pad(LABEL[kind], 12)} skipped: module file not found`); continue; }
+    const slot: { nm?: EspResult; st?: EspResult } = {};
+    figs[kind] = slot;
+    for (const load of ["node_modules", "Storage"] as const) {
+      const tag = load === "node_modules" ? "nm" : "st";
+      // node_modules runs feed the ratios: REPEAT runs, best rates; Storage runs once.
+      const runs: EspResult[] = [];
+      let failure: string | undefined;
+      for (let k = 0; k < (load === "node_modules" ? REPEAT : 1); k++) {
+        try {
+          runs.push(await espRun(bin, broker, kind, await prepareCwd(bin, kind, file, load), true));
+        } catch (e) {
+          failure = errText(e);
+        }
+      }
+      if (!runs.length) { console.log(`  ${pad(LABEL[kind], 12)} ${pad(tag, 4)} skipped: ${failure}`); continue; }
+      const r = mergeRuns(runs);
+      if (failure) r.notes.push(`a run failed: ${failure}`);
+      slot[tag] = r;
+      console.log(espRow(LABEL[kind], tag, r));
+    }
+  }
+  // Ratios asked by the issue (node_modules runs, the facts file's method).
+  const rate = (k: Kind, f: (r: EspResult) => number | undefined) => { const r = figs[k]?.nm; return r ? f(r) : undefined; };
+  const pubRate = (r: EspResult) => (r.pubRate && r.pubRate.n ? r.pubRate.rate : undefined);
+  const recvRate = (r: EspResult) => (r.recv && r.recv.n ? r.recv.rate : undefined);
+  console.log(`  ratios (nm runs): mote publish / tinyMQTT publish = ${fmtRatio(rate("mote", pubRate), rate("tiny", pubRate))}; ` +
+    `mote receive / MQTT module receive = ${fmtRatio(rate("mote", recvRate), rate("mqtt", recvRate))}`);
+
+  // 1600-variable layout: a burst of N_ESP publishes from mote.
+  const bin1600 = process.env.ESPRUINO_1600 || existing(path.join(path.dirname(bin), "espruino-1600"));
+  console.log(`\n  ESP8266 layout (1600 vars): burst of ${N_ESP} QoS 0 publishes from mote`);
+  if (!bin1600 || !fs.existsSync(bin1600)) {
+    console.log("  skipped: no ESPRUINO_1600 and no espruino-1600 next to ESPRUINO");
+  } else if (!mods[0][1]) {
+    console.log("  skipped: firmware/mote-mqtt.js not built");
+  } else {
+    console.log(`  interpreter: ${bin1600}`);
+    figs.burst = { bin: bin1600 };
+    for (const load of ["Storage", "node_modules"] as const) {
+      const tag = load === "node_modules" ? "nm" : "st";
+      try {
+        // Storage is written by the main interpreter (the 1600 one has too little memory to read the
+        // file in one piece); the 1600 interpreter reads the same ./espruino.flash.
+        const r = await espRun(bin1600, broker, "mote", await prepareCwd(bin, "mote", mods[0][1], load), false);
+        figs.burst[tag] = r;
+        const arrived = r.pubRate ? r.pubRate.n : 0;
+        console.log(`  ${pad("mote", 12)} ${pad(tag, 4)} require ${r.req ?? "-"}, conn+2sub ${r.sub ?? "-"}, after burst ${r.pubMem ?? "-"} vars; ` +
+          `${r.oom ? "OUT OF MEMORY" : "no out-of-memory"}; arrived ${arrived}/${N_ESP}` +
+          (r.pubRate && r.pubRate.n ? ` (${fmtRate(r.pubRate.rate)} msg/s)` : "") + (r.notes.length ? `; ${r.notes.join("; ")}` : ""));
+      } catch (e) {
+        console.log(`  ${pad("mote", 12)} ${pad(tag, 4)} skipped: ${errText(e)}`);
+      }
+    }
+  }
+  return figs;
+}
+
+/** Memory figures of the first run; the best publish and receive rates of all; every problem of any. */
+function mergeRuns(runs: EspResult[]): EspResult {
+  const r: EspResult = { ...runs[0], notes: [] };
+  const pubs = runs.map((x) => x.pubRate).filter((x): x is Rate => !!x);
+  r.pubRate = bestRate(pubs);
+  const recvs = runs.map((x) => x.recv).filter((x): x is NonNullable<EspResult["recv"]> => !!x);
+  r.recv = recvs.length ? recvs.reduce((a, b) => (b.n > a.n || (b.n === a.n && b.rate > a.rate) ? b : a)) : undefined;
+  r.oom = runs.some((x) => x.oom);
+  r.timeout = runs.some((x) => x.timeout);
+  for (const x of runs) for (const n of x.notes) if (!r.notes.includes(n)) r.notes.push(n);
+  if (runs.length > 1) {
+    r.notes.push(`${runs.length} runs, pub msg/s ${runs.map((x) => (x.pubRate ? fmtRate(x.pubRate.rate) : "-")).join("/")}` +
+      `, recv msg/s ${runs.map((x) => (x.recv ? fmtRate(x.recv.rate) : "-")).join("/")}`);
+  }
+  return r;
+}
+
+function espRow(label: string, tag: string, r: EspResult): string {
+  const arrived = r.pubRate ? `${r.pubRate.n}/${r.pubRate.want}` : "-";
+  const recvOk = r.recv ? `${r.recv.n}` : "-";
+  const notes = [...(r.oom ? ["OUT OF MEMORY"] : []), ...(r.timeout ? ["script timeout"] : []),
+    ...(r.recv && r.recv.bad ? [`${r.recv.bad} bad received`] : []), ...r.notes];
+  return `  ${pad(label, 12)} ${pad(tag, 4)} ${lpad(r.req ?? "-", 7)} ${lpad(r.sub ?? "-", 9)} ${lpad(r.pubMem ?? "-", 8)} ` +
+    `${lpad(r.pubRate && r.pubRate.n ? fmtRate(r.pubRate.rate) : "-", 9)} ${lpad(arrived, 9)} ${lpad(recvOk, 7)} ` +
+    `${lpad(r.recv && r.recv.n ? fmtRate(r.recv.rate) : "-", 10)}  ${notes.join("; ")}`;
+}
+
+// ============================================================================ 4. targets
+
+function sectionTargets(f: EspFigures | undefined): void {
+  console.log("\n== 4. Targets (issue 2; ESP32 layout, nm = the facts file's method; st = from Storage) ==");
+  if (!f) { console.log("  skipped: no Espruino figures (see section 3)"); return; }
+  const line = (what: string, measured: string, target: string, met: boolean | undefined) =>
+    console.log(`  ${pad(what, 44)} ${pad(measured, 40)} target ${pad(target, 18)} ${met === undefined ? "not measured" : met ? "met" : "NOT met"}`);
+  const m = f.mote;
+  const both = (get: (r: EspResult) => number | undefined) => {
+    const a = m?.nm ? get(m.nm) : undefined, b = m?.st ? get(m.st) : undefined;
+    return { nm: a, st: b, text: `${a ?? "-"} (nm), ${b ?? "-"} (st)` };
+  };
+  const req = both((r) => r.req);
+  line("vars added by require (nm)", req.text, "<= 200", req.nm === undefined ? undefined : req.nm <= 200);
+  const refs = (get: (r: EspResult) => number | undefined, facts: string) => {
+    const one = (k: Kind) => (f[k] ? `${LABEL[k]} ${f[k]?.nm ? get(f[k]!.nm!) ?? "-" : "-"} (nm), ${f[k]?.st ? get(f[k]!.st!) ?? "-" : "-"} (st)` : undefined);
+    const parts = [one("tiny"), one("mqtt")].filter((x) => x);
+    console.log(`    same run, same method: ${parts.length ? parts.join("; ") : "no reference module"}; facts file: ${facts}`);
+  };
+  refs((r) => r.req, "tinyMQTT 198, MQTT module 531");
+  const sub = both((r) => r.sub);
+  line("vars after connect + 2 subscriptions (nm)", sub.text, "<= 230", sub.nm === undefined ? undefined : sub.nm <= 230);
+  refs((r) => r.sub, `tinyMQTT 231, MQTT module 590 ("above the script's own": its exact method is not recorded)`);
+  const b = f.burst;
+  const burstRun = b?.st ?? b?.nm;
+  if (burstRun) {
+    const arrived = burstRun.pubRate ? burstRun.pubRate.n : 0;
+    const okRun = (r: EspResult | undefined) => (r ? `${r.oom ? "OOM" : "no OOM"}, ${r.pubRate ? r.pubRate.n : 0}/${N_ESP}` : "-");
+    // Judged on the Storage run (how a board loads the module) when there is one.
+    line(`${N_ESP}-msg QoS 0 burst, 1600-var layout (st)`, `st: ${okRun(b?.st)}; nm: ${okRun(b?.nm)}`, "no out of memory",
+      !burstRun.oom && arrived === N_ESP);
+  } else {
+    line(`${N_ESP}-msg QoS 0 burst, 1600-var layout`, "-", "no out of memory", undefined);
+  }
+  const pr = (r: EspResult | undefined) => (r?.pubRate && r.pubRate.n ? r.pubRate.rate : undefined);
+  const rr = (r: EspResult | undefined) => (r?.recv && r.recv.n ? r.recv.rate : undefined);
+  const ratio = (a: number | undefined, c: number | undefined) =>
+    (a !== undefined && c !== undefined && isFinite(a) && isFinite(c) && c > 0 ? a / c : undefined);
+  const pRatio = ratio(pr(m?.nm), pr(f.tiny?.nm));
+  line("publish rate vs tinyMQTT (nm)", pRatio === undefined ? "-" : `${pRatio.toFixed(2)}x (${fmtRate(pr(m?.nm))} vs ${fmtRate(pr(f.tiny?.nm))})`,
+    ">= 1.5x", pRatio === undefined ? undefined : pRatio >= 1.5);
+  const rRatio = ratio(rr(m?.nm), rr(f.mqtt?.nm));
+  line("receive rate vs MQTT module (nm)", rRatio === undefined ? "-" : `${rRatio.toFixed(2)}x (${fmtRate(rr(m?.nm))} vs ${fmtRate(rr(f.mqtt?.nm))})`,
+    ">= 1.5x", rRatio === undefined ? undefined : rRatio >= 1.5);
+}
+
+// ============================================================================ main
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  try { sectionBundle(); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+  let broker: MosquittoInstance | undefined, brokerError: string | undefined;
+  try {
+    broker = await startMosquitto();
+  } catch (e) {
+    brokerError = "Mosquitto: " + errText(e);
+  }
+  let figs: EspFigures | undefined;
+  try {
+    try { await sectionNode(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+    try { figs = await sectionEspruino(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+    try { sectionTargets(figs); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+  } finally {
+    await broker?.stop();
+  }
+  console.log(`\n(bench took ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+main().then(() => process.exit(0), (e) => { console.log(`bench failed: ${errText(e)}`); process.exit(0); });
