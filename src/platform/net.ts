@@ -12,7 +12,14 @@ export const platform: Platform = {
     } catch (e) {
       throw { code: "unsupported", message: "this board has no TLS (require(\"tls\") failed)" };
     }
-    return m.connect(Object.assign({}, tls === true ? {} : tls, { host: host, port: port }), onOpen);
+    const o = Object.assign({}, tls === true ? {} : tls, { host: host, port: port }) as { [k: string]: unknown };
+    // Espruino hands ca/cert/key to mbedTLS with their length, and mbedTLS reads
+    // a certificate as PEM only when its text ends in a NUL: add it, or PEM fails.
+    ["ca", "cert", "key"].forEach((k) => {
+      const v = o[k];
+      if (typeof v == "string" && v.indexOf("-----BEGIN") >= 0 && v.charCodeAt(v.length - 1)) o[k] = v + "\0";
+    });
+    return m.connect(o, onOpen);
   },
   // Espruino's own functions, not wrappers: a wrapper would cost variables on the board.
   after: setTimeout,

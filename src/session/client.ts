@@ -299,15 +299,19 @@ export class Client {
         fr.push(d);
       } catch (e) {
         // Malformed or forbidden input closes the connection [MQTT-4.8.0-1], never an uncaught exception.
+        // Unless a packet earlier in this chunk already left it (a refused CONNACK): closing twice
+        // would schedule a second reconnect and leak a socket.
         const x = e as { code?: string; message: string };
-        this._close(x.message, x.code || "protocol", "protocol error from broker: " + x.message);
+        if (s == this._sock) this._close(x.message, x.code || "protocol", "protocol error from broker: " + x.message);
       }
     });
     s.on("drain", () => {
       if (s != this._sock) return;
+      // "drain" tells a paced publisher to go on: only after something had to wait.
+      const waited = this._busy >= this._maxOut || this._q.length;
       this._busy = 0;
       this._pump();
-      if (this._up && !this._q.length) this.emit("drain");
+      if (waited && this._up && !this._q.length) this.emit("drain");
     });
     s.on("error", (e: { message?: string }) => {
       if (s == this._sock) this._err("socket", "connection to " + this._host + ": " + (e && e.message));
@@ -418,7 +422,8 @@ export class Client {
           }
         }
       }
-      if (qos && id) this._write(encodeAck(qos == 2 ? PUBREC : PUBACK, id));
+      // A handler may have left this connection (disconnect(), even connect() again): no ack then.
+      if (qos && id && this._up) this._write(encodeAck(qos == 2 ? PUBREC : PUBACK, id));
     } else if (t == PUBACK || t == PUBREC || t == PUBCOMP) {
       const i = find(out, id), e = out[i];
       if (t == PUBREC) {
