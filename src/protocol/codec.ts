@@ -116,26 +116,26 @@ export function filtersOf(p: string): string[] {
  * Check and unpack one inbound packet. `oversize` means `body` is only the
  * first bytes of a packet too large to keep: of a PUBLISH the topic and packet
  * id are read when present (so it can still be acknowledged), the message is
- * left empty.
+ * left empty. Errors are thrown as object literals: a helper closure here
+ * would be allocated for every packet on the board.
  */
 export function decode(first: number, body: string, oversize?: boolean): Packet {
   const type = first >> 4, flags = first & 15, n = body.length;
   const p: Packet = { type: type, id: 0 };
-  const bad = (why: string): ProtocolError => ({ code: "protocol", message: why });
   if (type == PUBLISH) {
     const qos = flags >> 1 & 3, tl = body.charCodeAt(0) << 8 | body.charCodeAt(1), start = 2 + tl + (qos ? 2 : 0);
-    if (qos == 3) throw bad("PUBLISH with QoS 3");
-    if (!qos && flags & 8) throw bad("PUBLISH with QoS 0 and DUP set"); // [MQTT-3.3.1-2]
-    if (n < 2 || (n < start && !oversize)) throw bad("PUBLISH shorter than its topic and packet id");
+    if (qos == 3) throw { code: "protocol", message: "PUBLISH with QoS 3" } as ProtocolError;
+    if (!qos && flags & 8) throw { code: "protocol", message: "PUBLISH with QoS 0 and DUP set" } as ProtocolError; // [MQTT-3.3.1-2]
+    if (n < 2 || (n < start && !oversize)) throw { code: "protocol", message: "PUBLISH shorter than its topic and packet id" } as ProtocolError;
     if (n >= 2 + tl) {
       const topic = fromUtf8(body.substr(2, tl));
       // [MQTT-1.5.3-1, MQTT-1.5.3-2, MQTT-3.3.2-2, MQTT-4.7.3-1]
-      if (!tl || topic == undefined || /[+#]/.test(topic)) throw bad("PUBLISH topic is empty, not UTF-8 or has a wildcard");
+      if (!tl || topic == undefined || /[+#]/.test(topic)) throw { code: "protocol", message: "PUBLISH topic is empty, not UTF-8 or has a wildcard" } as ProtocolError;
       p.topic = topic;
     }
     if (qos && n >= start) {
       p.id = body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1);
-      if (!p.id) throw bad("PUBLISH with packet id 0");
+      if (!p.id) throw { code: "protocol", message: "PUBLISH with packet id 0" } as ProtocolError;
     }
     p.qos = qos;
     p.dup = !!(flags & 8);
@@ -145,27 +145,27 @@ export function decode(first: number, body: string, oversize?: boolean): Packet 
   }
   // Types a broker sends besides PUBLISH, as bits: CONNACK, PUBACK, PUBREC,
   // PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP.
-  if (!(0x2af4 >> type & 1)) throw bad("a broker never sends packet type " + type);
+  if (!(0x2af4 >> type & 1)) throw { code: "protocol", message: "a broker never sends packet type " + type } as ProtocolError;
   // Reserved flags are 0000, for PUBREL 0010 [MQTT-2.2.2-1, MQTT-2.2.2-2].
-  if (flags != (type == PUBREL ? 2 : 0)) throw bad("reserved flags of packet type " + type + " are " + flags);
+  if (flags != (type == PUBREL ? 2 : 0)) throw { code: "protocol", message: "reserved flags of packet type " + type + " are " + flags } as ProtocolError;
   if (oversize || (type == SUBACK ? n < 3 : n != (type == PINGRESP ? 0 : 2))) {
-    throw bad("packet type " + type + " has remaining length " + (oversize ? "over max_packet" : n));
+    throw { code: "protocol", message: "packet type " + type + " has remaining length " + (oversize ? "over max_packet" : n) } as ProtocolError;
   }
   if (type == CONNACK) {
     const ack = body.charCodeAt(0), rc = body.charCodeAt(1);
-    if (ack > 1) throw bad("CONNACK reserved flags set");
-    if (rc > 5) throw bad("CONNACK return code " + rc + " is not defined");
+    if (ack > 1) throw { code: "protocol", message: "CONNACK reserved flags set" } as ProtocolError;
+    if (rc > 5) throw { code: "protocol", message: "CONNACK return code " + rc + " is not defined" } as ProtocolError;
     p.sessionPresent = !!ack;
     p.returnCode = rc;
   } else if (type != PINGRESP) {
     p.id = body.charCodeAt(0) << 8 | body.charCodeAt(1);
-    if (!p.id) throw bad("packet type " + type + " with packet id 0");
+    if (!p.id) throw { code: "protocol", message: "packet type " + type + " with packet id 0" } as ProtocolError;
     if (type == SUBACK) {
       const g: number[] = [];
       for (let i = 2; i < n; i++) {
         const c = body.charCodeAt(i);
         // 0x80 is the failure code; ejabberd sends 0x8F, also read as a refusal.
-        if (c > 2 && c < 128) throw bad("SUBACK return code " + c + " is not defined");
+        if (c > 2 && c < 128) throw { code: "protocol", message: "SUBACK return code " + c + " is not defined" } as ProtocolError;
         g.push(c);
       }
       p.granted = g;

@@ -114,6 +114,8 @@ export class Client {
   _rx: number[] = [];        // inbound QoS 2 ids acknowledged with PUBREC, not yet released
   _subs: { [filter: string]: [number, Handler | undefined] } = {};
   _id = 0;                   // last packet id handed out
+  _topic = "";               // last topic name that passed topicError ...
+  _tbytes = "";              // ... and its UTF-8 bytes
   _n = [0, 0, 0, 0, 0];      // sent, received, dropped, oversize, reconnects
   _tries = 0;                // failed or short-lived connections in a row (drives the backoff)
   _tick: unknown;            // keep-alive check while a socket is open
@@ -204,16 +206,21 @@ export class Client {
    * client emits "drain" when it has sent them all.
    */
   publish(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
-    const qos = opts && opts.qos || 0, why = topicError(topic, false);
-    if (why || !(qos >= 0 && qos <= 2 && !(qos % 1))) {
-      return this._err(why ? "invalid_topic" : "invalid_qos", why || "qos must be 0, 1 or 2", 1);
+    const qos = opts && opts.qos || 0;
+    // Devices publish the same few topics again and again: the last one checked is remembered.
+    if (topic !== this._topic) {
+      const why = topicError(topic, false);
+      if (why) return this._err("invalid_topic", why, 1);
+      this._topic = topic;
+      this._tbytes = toUtf8(topic) as string;
     }
+    if (!(qos >= 0 && qos <= 2 && !(qos % 1))) return this._err("invalid_qos", "qos must be 0, 1 or 2", 1);
     if (!qos && !this._up) return this._err("offline", "not connected: QoS 0 message dropped", 1);
     const now = !this._q.length && this._up && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn);
     if (!now && this._q.length >= this._maxQ) {
       return this._err("queue_full", "inflight (" + this._maxIn + ") and queue (" + this._maxQ + ") are full", 1);
     }
-    const p = encodePublish(toUtf8(topic) as string, toBytes(message), qos, !!(opts && opts.retain), qos ? this._nextId() : 0);
+    const p = encodePublish(this._tbytes, toBytes(message), qos, !!(opts && opts.retain), qos ? this._nextId() : 0);
     if (now) this._send(p); else this._q.push(p);
     return true;
   }
