@@ -19,7 +19,7 @@ export class Framer {
   push(chunk: string) {
     // Only an incomplete packet is carried over, so this join is bounded by `max`;
     // complete packets are sliced out by offset, never by re-copying the rest.
-    const data = this._pending + chunk, n = data.length;
+    const data = this._pending ? this._pending + chunk : chunk, n = data.length;
     let pos = 0;
     this._pending = "";
     while (pos < n) {

@@ -276,9 +276,7 @@ export class Client {
     let s: Socket;
     try {
       s = this._p.open(this._host, this._port, this._tls, () => {
-        if (s != this._sock) return;
-        this._write(this._connect);
-        this._wait = this._p.now();
+        if (s == this._sock) this._write(this._connect);
       });
     } catch (e) {
       // Espruino throws here for a refused port or an unknown host (retried
@@ -295,8 +293,9 @@ export class Client {
     });
     this._sock = s;
     this._fr = fr;
-    this._sent = this._heard = this._p.now();
-    this._wait = 0;
+    // The CONNACK deadline runs from here: a TCP connect or TLS handshake
+    // that never completes must not hang the client either.
+    this._sent = this._heard = this._wait = this._p.now();
     // No write limit until the socket shows it reports "drain" (Espruino does
     // right after connecting): a socket that never does must not stall the queue.
     this._busy = -1e9;
@@ -330,13 +329,14 @@ export class Client {
     // deadline holds within a tenth of it: PINGREQ once nothing was sent for
     // (just under) the keep-alive period [MQTT-3.1.2-23], or, for a client
     // that only publishes, nothing was heard for two periods; the connection
-    // is dead when the CONNACK or PINGRESP is late: half the period, at least
-    // 3 s for CONNACK.
+    // is dead when the PINGRESP is late (half the period) or the CONNACK is
+    // (half the period, at least 10 s from opening the socket: TLS on an ESP32
+    // takes seconds).
     const ka = this._ka, step = Math.min(ka / 10, 5000);
     this._tick = this._p.every(() => {
       const now = this._p.now();
       if (this._wait) {
-        if (now - this._wait >= (this._up ? ka / 2 : Math.max(ka / 2, 3000))) {
+        if (now - this._wait >= (this._up ? ka / 2 : Math.max(ka / 2, 10000))) {
           this._close("keep-alive timeout", "timeout",
             (this._up ? "no PINGRESP" : "no CONNACK") + " within " + Math.round((now - this._wait) / 1000) + " s");
         }
@@ -451,8 +451,10 @@ export class Client {
     } else if (t == SUBACK || t == UNSUBACK) {
       const k = find(this._ctl, id), req = this._ctl[k], g = p.granted || [];
       if (!req || (req.charCodeAt(0) >> 4 == SUBSCRIBE) != (t == SUBACK)) return;
-      this._ctl.splice(k, 1);
       const filters = filtersOf(req);
+      // One return code per filter, in order [MQTT-3.9.3-1]; a shorter list would report "undefined".
+      if (t == SUBACK && g.length != filters.length) throw { code: "protocol", message: "SUBACK has " + g.length + " return codes for " + filters.length + " filters" };
+      this._ctl.splice(k, 1);
       for (let j = 0; j < filters.length; j++) {
         const f = fromUtf8(filters[j]) as string, sub = this._subs[f];
         if (t == UNSUBACK) this.emit("unsubscribed", f);
