@@ -40,7 +40,8 @@ export function startActuators(m: Mote) {
   }
   for (i = 0; i < l.length; i++) {
     a = l[i];
-    if (m.bad.indexOf("actuators[" + i + "]") >= 0) { a.x = 1; continue; }
+    // "|" ends the haystack: Espruino's indexOf reports a needle cut off at the string's end as found.
+    if ((m.bad + "|").indexOf("actuators[" + i + "]") >= 0) { a.x = 1; continue; }
     try { apply(a, +(a.initial || 0)); } catch (e) { m.log("actuator " + a.name + ": " + e); }
     m.client.subscribe(m.base + "/" + a.name + "/set", { qos: a.qos === undefined ? 1 : a.qos }, command);
   }

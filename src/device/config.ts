@@ -25,7 +25,7 @@ export function validateConfig(c: any, b?: CompactBoard): string[] {
   function topic(v: string) {
     return v == "" ? "must not be empty" : /[+#]/.test(v) ? "must not contain + or #" :
       v.charAt(0) == "$" ? "must not start with $" :
-      ("/" + v + "/").indexOf("//") >= 0 ? "must not have empty levels (leading, trailing or double /)" :
+      v.split("/").indexOf("") >= 0 ? "must not have empty levels (leading, trailing or double /)" :
       /\0/.test(v) ? "must not contain U+0000" : "";
   }
   // Checks object o (at path p, "" or "x.") against spec: key -> rule. A rule is a type letter,
@@ -66,7 +66,9 @@ export function validateConfig(c: any, b?: CompactBoard): string[] {
   // Pin p of item at path q needs capability: a adc, r readable (d or i), d digital output, p pwm.
   function pin(q: string, p: string, need: string) {
     if (!b || typeof p != "string") return;
-    var s = " " + b.pins + " ", j = s.indexOf(" " + p + ":"), caps: string;
+    // The trailing "|" matters on the board: Espruino's indexOf reports a needle cut off at the
+    // string's end as found, and " D40:" would match the final space.
+    var s = " " + b.pins + " |", j = s.indexOf(" " + p + ":"), caps: string;
     if (j < 0) return err(q, p + " is not a pin of " + b.id);
     caps = s.substring(j + p.length + 2, s.indexOf(" ", j + 1));
     if (need == "r" ? !/[di]/.test(caps) : caps.indexOf(need) < 0)

@@ -57,6 +57,7 @@ export function startSensors(m: Mote) {
   var l = m.c.sensors, i: number;
   for (i = 0; i < l.length; i++) {
     l[i].n = 0;
-    if (m.bad.indexOf("sensors[" + i + "]") < 0) setInterval(read, (l[i].every || 60) * 1000, m, l[i]);
+    // m.bad ends in "|": Espruino's indexOf reports a needle cut off at the string's end as found.
+    if ((m.bad + "|").indexOf("sensors[" + i + "]") < 0) setInterval(read, (l[i].every || 60) * 1000, m, l[i]);
   }
 }

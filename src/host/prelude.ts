@@ -658,4 +658,29 @@ export const REMOVE_NON_ESPRUINO = `(function () {
   delete Object.getPrototypeOf(Uint8Array).from;
   delete Number.isInteger;
   delete Math.trunc;
+  // Espruino 2v2x's String indexOf (and so includes, and replace with a string
+  // pattern) counts a needle whose start matches at the very end of the string
+  // as found: "abc".indexOf("cd") is 2, "abc".replace("cd", "X") is "abX"
+  // (jswrap_string_indexOf compares with equalAtEndOfString). Board code must
+  // not rely on the standard answer, so the simulator gives Espruino's.
+  var SP = String.prototype;
+  function espIndexOf(needle, from) {
+    var h = String(this), n = String(needle), i = from > 0 ? Math.floor(from) : 0;
+    if (n.length > h.length) return -1;
+    for (; i < h.length || (i == h.length && !n.length); i++) {
+      var k = 0;
+      while (k < n.length && i + k < h.length && h.charCodeAt(i + k) == n.charCodeAt(k)) k++;
+      if (k == n.length || i + k == h.length) return i;
+    }
+    return -1;
+  }
+  var stdReplace = SP.replace;
+  function espReplace(pattern, by) {
+    if (pattern instanceof RegExp || typeof by == "function") return stdReplace.call(this, pattern, by);
+    var h = String(this), p = String(pattern), i = espIndexOf.call(h, p);
+    return i < 0 ? h : h.substr(0, i) + String(by) + h.substr(i + p.length);
+  }
+  Object.defineProperty(SP, "indexOf", { value: espIndexOf, writable: true, configurable: true });
+  Object.defineProperty(SP, "includes", { value: function (n, f) { return espIndexOf.call(this, n, f) >= 0; }, writable: true, configurable: true });
+  Object.defineProperty(SP, "replace", { value: espReplace, writable: true, configurable: true });
 })();`;

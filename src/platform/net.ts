@@ -17,7 +17,7 @@ export const platform: Platform = {
     // a certificate as PEM only when its text ends in a NUL: add it, or PEM fails.
     ["ca", "cert", "key"].forEach((k) => {
       const v = o[k];
-      if (typeof v == "string" && v.indexOf("-----BEGIN") >= 0 && v.charCodeAt(v.length - 1)) o[k] = v + "\0";
+      if (typeof v == "string" && /-----BEGIN/.test(v) && v.charCodeAt(v.length - 1)) o[k] = v + "\0";
     });
     return m.connect(o, onOpen);
   },

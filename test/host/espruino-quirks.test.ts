@@ -1,0 +1,22 @@
+// Espruino behaviours that differ from JavaScript engines and that the simulator reproduces,
+// so that board code relying on the standard answer fails here as it would on a board.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { SimBoard } from "../../src/host/simulator.js";
+
+test("String indexOf/includes/replace count a needle cut off at the end as found, as Espruino 2v2x does", (t) => {
+  const board = new SimBoard({});
+  t.after(() => board.close());
+  // Measured on Espruino 2v29 for Linux (jswrap_string_indexOf compares with equalAtEndOfString).
+  assert.equal(board.run('"abc".indexOf("cd")'), 2);
+  assert.equal(board.run('"/dev/one/".indexOf("//")'), 8);
+  assert.equal(board.run('"abcab".indexOf("abx")'), 3);
+  assert.equal(board.run('"abc".includes("cd")'), true);
+  assert.equal(board.run('"abc".replace("cd", "X")'), "abX");
+  // What is not affected: a needle longer than the string, a real match, single characters, regexps.
+  assert.equal(board.run('"xx".indexOf("xxx")'), -1);
+  assert.equal(board.run('"a//b".indexOf("//")'), 1);
+  assert.equal(board.run('"abc".indexOf("d")'), -1);
+  assert.equal(board.run('"abc".replace(/cd/, "X")'), "abc");
+  assert.equal(board.run('"config: x".indexOf("config:")'), 0);
+});
