@@ -104,6 +104,9 @@ export class Client {
   _maxOut: number;
   _maxP: number;
   _busy = 0;                 // bytes written since the socket last said "drain"
+  _held = false;             // a publish was queued or refused since the queue was last empty
+  _qos2 = true;              // false once the broker showed it closes on QoS 2 publishes
+  _suspect = "";             // what was unanswered at the last close by the broker (see _refused)
   _fr: Framer | undefined;   // the current connection's framer
   _sock: Socket | undefined;
   _up = false;               // CONNACK accepted on the current socket
@@ -114,8 +117,8 @@ export class Client {
   _rx: number[] = [];        // inbound QoS 2 ids acknowledged with PUBREC, not yet released
   _subs: { [filter: string]: [number, Handler | undefined] } = {};
   _id = 0;                   // last packet id handed out
-  _topic = "";               // last topic name that passed topicError ...
-  _tbytes = "";              // ... and its UTF-8 bytes
+  _topic = "/";              // last topic name that passed topicError (a valid one to start: never "") ...
+  _tbytes = "/";             // ... and its UTF-8 bytes
   _n = [0, 0, 0, 0, 0];      // sent, received, dropped, oversize, reconnects
   _tries = 0;                // failed or short-lived connections in a row (drives the backoff)
   _tick: unknown;            // keep-alive check while a socket is open
@@ -206,7 +209,8 @@ export class Client {
    * client emits "drain" when it has sent them all.
    */
   publish(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
-    const qos = opts && opts.qos || 0;
+    let qos = opts && opts.qos || 0;
+    if (qos == 2 && !this._qos2) qos = 1;
     // Devices publish the same few topics again and again: the last one checked is remembered.
     if (topic !== this._topic) {
       const why = topicError(topic, false);
@@ -217,6 +221,7 @@ export class Client {
     if (!(qos >= 0 && qos <= 2 && !(qos % 1))) return this._err("invalid_qos", "qos must be 0, 1 or 2", 1);
     if (!qos && !this._up) return this._err("offline", "not connected: QoS 0 message dropped", 1);
     const now = !this._q.length && this._up && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn);
+    if (!now) this._held = true;
     if (!now && this._q.length >= this._maxQ) {
       return this._err("queue_full", "inflight (" + this._maxIn + ") and queue (" + this._maxQ + ") are full", 1);
     }
@@ -313,17 +318,16 @@ export class Client {
     });
     s.on("drain", () => {
       if (s != this._sock) return;
-      // "drain" tells a paced publisher to go on: only after something had to wait.
-      const waited = this._busy >= this._maxOut || this._q.length;
       this._busy = 0;
       this._pump();
-      if (waited && this._up && !this._q.length) this.emit("drain");
     });
     s.on("error", (e: { message?: string }) => {
       if (s == this._sock) this._err("socket", "connection to " + this._host + ": " + (e && e.message));
     });
     s.on("close", () => {
-      if (s == this._sock) this._close(this._up ? "connection lost" : "connection failed");
+      if (s != this._sock) return;
+      if (this._up) this._refused();
+      this._close(this._up ? "connection lost" : "connection failed");
     });
     // Keep-alive, checked ten times per period (at most 5 s apart) so each
     // deadline holds within a tenth of it: PINGREQ once nothing was sent for
@@ -375,6 +379,47 @@ export class Client {
     }
   }
 
+  /**
+   * Some brokers answer what they do not support by closing the connection:
+   * RabbitMQ a refused SUBSCRIBE, NATS a QoS 2 PUBLISH. Resending it after
+   * every reconnect would loop forever, so when the broker closes twice in a
+   * row with the same request unanswered, that request is given up: the
+   * filters are reported with `subscribe_failed`, and QoS 2 messages go on at
+   * QoS 1 (still delivered, at least once).
+   */
+  _refused() {
+    let k = 0, sub = this._ctl[0], q2 = "";
+    while (sub && sub.charCodeAt(0) >> 4 != SUBSCRIBE) sub = this._ctl[++k];
+    for (let i = 0; i < this._out.length && !q2; i++) if ((this._out[i].charCodeAt(0) & 6) == 4) q2 = this._out[i];
+    // On reconnect subscriptions go before messages, so a pending SUBSCRIBE is
+    // the suspect; it is known by its filters, as a new session resends it
+    // with a new packet id. NUL cannot occur in a filter.
+    const key = sub ? "\0" + filtersOf(sub).join("\0") : q2, last = this._suspect;
+    this._suspect = key;
+    if (!key || key != last) return;
+    if (sub) {
+      this._ctl.splice(k, 1);
+      const f = filtersOf(sub);
+      for (let i = 0; i < f.length; i++) {
+        const t = fromUtf8(f[i]) as string;
+        delete this._subs[t];
+        this.emit("subscribe_failed", t, 0x80);
+      }
+    } else if (q2) {
+      this._qos2 = false;
+      this._err("qos2_refused", "the broker closes the connection on QoS 2 messages: sending them at QoS 1");
+      const lists = [this._out, this._q];
+      for (let j = 0; j < 2; j++) {
+        for (let i = 0; i < lists[j].length; i++) {
+          const p = lists[j][i], b = p.charCodeAt(0);
+          // QoS bits 10 -> 01; a PUBREL (type 6, flags 0010) is left alone.
+          if (b >> 4 == PUBLISH && (b & 6) == 4) lists[j][i] = String.fromCharCode(b ^ 6) + p.substr(1);
+        }
+      }
+    }
+    this._suspect = "";
+  }
+
   // ---- inbound ----
 
   /** One packet from the broker (decoded here; a ProtocolError thrown here closes the connection). */
@@ -392,16 +437,18 @@ export class Client {
       if (!p.sessionPresent) {
         // A new session: the broker knows none of our subscriptions and QoS 2 ids.
         this._rx = [];
-        const f: string[] = [], q: number[] = [], ctl = this._ctl;
+        // One SUBSCRIBE per filter, so a broker refusing one filter cannot take the others with it.
+        const ctl = this._ctl;
         for (let k = ctl.length - 1; k >= 0; k--) if (ctl[k].charCodeAt(0) >> 4 == SUBSCRIBE) ctl.splice(k, 1);
-        for (const k in this._subs) { f.push(toUtf8(k) as string); q.push(this._subs[k][0]); }
-        if (f.length) ctl.push(encodeSubscription(this._nextId(), f, q));
+        for (const k in this._subs) ctl.push(encodeSubscription(this._nextId(), [toUtf8(k) as string], [this._subs[k][0]]));
       }
-      // Unanswered requests, then unacknowledged messages, oldest first, with DUP set [MQTT-4.4.0-1, MQTT-3.3.1-1].
-      const again = this._ctl.concat(out);
+      // Unanswered requests, then unacknowledged messages, oldest first [MQTT-4.4.0-1]. A message
+      // accepted by publish() is never dropped: into a new session (clean, or the broker lost it)
+      // it goes as a first delivery, into the same session as a resend with DUP set [MQTT-3.3.1-1].
+      const again = this._ctl.concat(out), dup = p.sessionPresent ? 8 : 0;
       for (let k = 0; k < again.length; k++) {
         const a = again[k];
-        this._write(a.charCodeAt(0) >> 4 == PUBLISH ? String.fromCharCode(a.charCodeAt(0) | 8) + a.substr(1) : a);
+        this._write(a.charCodeAt(0) >> 4 == PUBLISH ? String.fromCharCode(a.charCodeAt(0) | dup) + a.substr(1) : a);
       }
       this._pump();
       this.emit("connected", !!p.sessionPresent);
@@ -489,11 +536,19 @@ export class Client {
     if (this._up) this._write(p);
   }
 
-  /** Send queued messages, in order, while the socket and the inflight window have room. */
+  /**
+   * Send queued messages, in order, while the socket and the inflight window
+   * have room; once the queue is empty again, "drain" tells a publisher that
+   * had to wait to go on.
+   */
   _pump() {
     const q = this._q;
     while (this._up && q.length && this._busy < this._maxOut && (!(q[0].charCodeAt(0) & 6) || this._out.length < this._maxIn)) {
       this._send(q.shift() as string);
+    }
+    if (this._held && this._up && !q.length) {
+      this._held = false;
+      this.emit("drain");
     }
   }
 

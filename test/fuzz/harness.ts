@@ -463,6 +463,8 @@ class FakeSocket implements Socket {
   lastWrite = 0;          // clock time of the last write
   lastPacket = 0;         // clock time it was opened or last delivered a whole packet
   upAt = 0;               // clock time the client was first seen connected on it
+  head = "";              // the first bytes fed to it, until its first packet (CONNACK) is complete
+  sp: boolean | undefined; // session present flag of that CONNACK
   parser = mqttPacket.parser({ protocolVersion: 4 });
   got: any[] = [];
   parseError: Error | undefined;
@@ -707,10 +709,11 @@ export class ClientRig {
     }
     if (p.cmd == "publish" && /[+#]/.test(p.topic)) return this.fail("violations", `PUBLISH to a topic with a wildcard: ${p.topic}`);
     if (p.cmd == "publish") {
-      // DUP: 0 at QoS 0 [MQTT-3.3.1-2] and on a first send, 1 on a resend [MQTT-3.3.1-1].
+      // DUP: 0 at QoS 0 [MQTT-3.3.1-2] and on a first send, 1 on a resend into the same session
+      // [MQTT-3.3.1-1]; into a new session (CONNACK session present 0) a message goes as a first delivery.
       if (!p.qos && p.dup) return this.fail("violations", "QoS 0 PUBLISH with DUP set");
       if (p.qos) {
-        const again = this.sentPub.has(p.messageId);
+        const again = this.sentPub.has(p.messageId) && s.sp !== false;
         if (again != p.dup) return this.fail("violations", `${again ? "resent" : "first"} PUBLISH (id ${p.messageId}) with DUP ${p.dup ? 1 : 0}`);
         this.sentPub.add(p.messageId);
       }
@@ -757,6 +760,11 @@ export class ClientRig {
   data(d: string) {
     const s = this.ready();
     if (!s) return;
+    if (s.sp === undefined) {
+      // The session present flag decides how the client resends (DUP only into the same session).
+      s.head += d;
+      if (s.head.length >= 4) s.sp = s.head.charCodeAt(0) == 0x20 && (s.head.charCodeAt(2) & 1) == 1;
+    }
     const before = this.protocolCloses;
     this.fire(s, "data", d);
     if (this.protocolCloses > before) {
