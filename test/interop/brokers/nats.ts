@@ -1,0 +1,86 @@
+// NATS server with MQTT (Debian `nats-server`) as a private instance: config, JetStream store and log
+// in one temp dir, the NATS client port and the MQTT port on free loopback ports.
+// MQTT in NATS needs JetStream (sessions, retained messages and QoS 1 delivery live in streams) and a
+// server_name. Users come from the config's authorization block; "forbidden.>" (MQTT "forbidden/...")
+// is denied to subscribe, which NATS answers with SUBACK 0x80.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { SPEC_SILENT_DROP, type Broker, findExecutable, freePorts, privateDir, removeDir, spawnGroup, tail, waitReady, type Proc } from "./common.js";
+import { LOOPBACK } from "../../support/util.js";
+
+const USER = { username: "mote", password: "mote-secret" };
+
+export async function startNatsBroker(): Promise<Broker> {
+  const bin = findExecutable("nats-server", ["/usr/sbin/nats-server", "/usr/bin/nats-server"], "NATS_SERVER");
+  if (!bin) throw new Error("nats-server not found: apt-get install nats-server (Debian package; .ci/run installs it)");
+  const dir = privateDir("nats");
+  const [clientPort, mqttPort] = await freePorts(2);
+  const conf = path.join(dir, "nats.conf");
+  const logFile = path.join(dir, "nats.log");
+  fs.writeFileSync(conf, [
+    `server_name: mote_interop_${clientPort}`,
+    `listen: "${LOOPBACK}:${clientPort}"`,
+    `jetstream { store_dir: ${JSON.stringify(path.join(dir, "jetstream"))} }`,
+    "authorization {",
+    "  users = [",
+    `    { user: ${JSON.stringify(USER.username)}, password: ${JSON.stringify(USER.password)},`,
+    "      permissions: { subscribe: { deny: [\"forbidden.>\", \"forbidden\"] } } }",
+    "  ]",
+    "}",
+    `mqtt { listen: "${LOOPBACK}:${mqttPort}" }`,
+    "",
+  ].join("\n"));
+  let proc: Proc | undefined;
+  let stopped = false;
+  const launch = async () => {
+    proc = spawnGroup(bin, ["-c", conf], { cwd: dir, env: { PATH: process.env.PATH }, logFile });
+    await waitReady(proc, mqttPort, 15000, logFile, "nats-server");
+  };
+  const halt = async () => {
+    if (proc) await proc.stop(10000);
+    proc = undefined;
+  };
+  try {
+    await launch();
+  } catch (e) {
+    await halt();
+    removeDir(dir);
+    throw e;
+  }
+  let version = "?";
+  try {
+    version = execFileSync(bin, ["--version"], { encoding: "utf8" }).trim().replace(/^nats-server:\s*v?/, "");
+  } catch { /* keep "?" */ }
+  return {
+    id: "nats",
+    name: "NATS (MQTT)",
+    version,
+    host: LOOPBACK,
+    port: mqttPort,
+    url: `mqtt://${LOOPBACK}:${mqttPort}`,
+    auth: USER,
+    badAuth: { username: USER.username, password: "wrong" },
+    forbiddenFilter: "forbidden/x",
+    topicRoot: "it",
+    quirks: {
+      qos2Publish: "disconnect",
+      maxGrantedQos: 1,
+      retainedToWildcards: true,
+      subscribeRefusal: "suback-0x80",
+      sessionSurvivesRestart: true,
+      silentDrop: SPEC_SILENT_DROP,
+    },
+    async restart() {
+      await halt();
+      await launch();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await halt();
+      removeDir(dir);
+    },
+    logTail: (n = 20) => tail(logFile, n),
+  };
+}
