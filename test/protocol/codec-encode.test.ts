@@ -249,7 +249,7 @@ describe("encodeAck", () => {
     [PUBACK, "puback", 0x40], [PUBREC, "pubrec", 0x50], [PUBREL, "pubrel", 0x62], [PUBCOMP, "pubcomp", 0x70]];
   for (const [type, cmd, first] of kinds) {
     const ids = [1, 2, 255, 256, 0x1234, 65534, 65535];
-    const title = type == PUBREL ? "[MQTT-3.6.1-1] PUBREL has flags 0010" : `${cmd.toUpperCase()} has flags 0000`;
+    const title = type == PUBREL ? "[MQTT-2.2.2-1] [MQTT-3.6.1-1] PUBREL has flags 0010" : `[MQTT-2.2.2-1] ${cmd.toUpperCase()} has flags 0000`;
     test(`${title} and matches mqtt-packet for ids ${ids.join(",")}`, () => {
       for (const id of ids) {
         const ours = encodeAck(type, id);
@@ -299,7 +299,7 @@ describe("encodeSubscribe / encodeUnsubscribe", () => {
   });
 });
 
-test("PINGREQ and DISCONNECT constants match mqtt-packet and the spec (c0 00, e0 00)", () => {
+test("[MQTT-2.2.2-1] PINGREQ and DISCONNECT constants match mqtt-packet and the spec (c0 00, e0 00)", () => {
   assert.equal(hex(PINGREQ_PACKET), hex(ref({ cmd: "pingreq" })));
   assert.equal(hex(DISCONNECT_PACKET), hex(ref({ cmd: "disconnect" })));
   assert.equal(hex(PINGREQ_PACKET), "c000");

@@ -97,7 +97,7 @@ test("1000 QoS 0 PUBLISH packets in one TCP write: all arrive, in order, intact"
   noUncaught(dev);
 });
 
-test("max_packet: a 5000-byte message is dropped (counted, acked), the next one arrives intact, the connection stays", { timeout: 15000 }, async (t) => {
+test("[MQTT-4.5.0-2] max_packet: a 5000-byte message is dropped (counted, acked), the next one arrives intact, the connection stays", { timeout: 15000 }, async (t) => {
   const env = cleanup(t);
   const mosq = env.add(await startMosquitto(), (m) => m.stop());
   const dev = env.add(device(mosq.port, { client_id: "dev-big", keep_alive: 10, max_packet: 1024 }), (d) => d.close());
