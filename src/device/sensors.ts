@@ -14,6 +14,9 @@ function round(x: number) { return Math.round(x * 1000) / 1000; }
 
 function got(m: Mote, s: any, v: any, w?: number) {
   var num = typeof v == "number", t = m.base + "/" + s.name, q = { qos: s.qos, retain: s.retain }, d = s.deadband || 0;
+  // NaN is a failed read (E.getTemperature() where the chip has no sensor, a DHT checksum error, an
+  // unwired analog pin on some boards): nothing to publish.
+  if ((num && isNaN(v)) || (w !== undefined && isNaN(w))) return fail(s);
   if (num) v = round(v * (s.scale === undefined ? 1 : s.scale) + (s.offset || 0));
   if (w !== undefined) w = round(w);
   if (s.v === undefined || ++s.n >= (s.heartbeat || 10) || (num ? Math.abs(v - s.v) > d : v !== s.v) ||

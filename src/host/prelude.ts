@@ -663,6 +663,16 @@ export const REMOVE_NON_ESPRUINO = `(function () {
   // as found: "abc".indexOf("cd") is 2, "abc".replace("cd", "X") is "abX"
   // (jswrap_string_indexOf compares with equalAtEndOfString). Board code must
   // not rely on the standard answer, so the simulator gives Espruino's.
+  // Object.assign throws on a number, boolean or string source ("Expecting Object, got Number"),
+  // where JavaScript engines skip or spread them; null and undefined are skipped as usual.
+  var stdAssign = Object.assign;
+  Object.defineProperty(Object, "assign", { writable: true, configurable: true, value: function (target) {
+    for (var i = 1; i < arguments.length; i++) {
+      var t = typeof arguments[i];
+      if (t == "number" || t == "boolean" || t == "string") throw new TypeError("Expecting Object, got " + (t == "string" ? "String" : "Number"));
+    }
+    return stdAssign.apply(Object, arguments);
+  } });
   var SP = String.prototype;
   function espIndexOf(needle, from) {
     var h = String(this), n = String(needle), i = from > 0 ? Math.floor(from) : 0;

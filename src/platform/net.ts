@@ -12,7 +12,8 @@ export const platform: Platform = {
     } catch (e) {
       throw { code: "unsupported", message: "this board has no TLS (require(\"tls\") failed)" };
     }
-    const o = Object.assign({}, tls === true ? {} : tls, { host: host, port: port }) as { [k: string]: unknown };
+    // Only an options object is copied: Espruino's Object.assign throws on false or true.
+    const o = Object.assign({}, typeof tls == "object" ? tls : {}, { host: host, port: port }) as { [k: string]: unknown };
     // Espruino hands ca/cert/key to mbedTLS with their length, and mbedTLS reads
     // a certificate as PEM only when its text ends in a NUL: add it, or PEM fails.
     ["ca", "cert", "key"].forEach((k) => {

@@ -121,6 +121,20 @@ test("sensors: period, deadband, heartbeat, scale/offset, failing DHT22 does not
   assert.deepEqual(board.errors, []);
 });
 
+test("a sensor reading NaN (ESP8266 has no chip temperature) publishes nothing and counts an error", async () => {
+  const { board, base } = device({
+    sensors: [
+      { name: "chip", type: "internal-temperature", every: 0.1 },
+      { name: "up", type: "uptime", every: 0.1 },
+    ],
+  }, { board: "esp8266-nodemcu" });
+  assert.ok(Number.isNaN(board.run("E.getTemperature()")), "the simulated ESP8266 has no temperature sensor");
+  await until(() => on(`${base}/up`).length >= 3, "uptime");
+  assert.equal(on(`${base}/chip`).length, 0, "no NaN published");
+  assert.ok(board.run("mote.c.sensors[0].e") >= 2, "failed reads counted");
+  assert.deepEqual(board.errors, []);
+});
+
 test("actuators: commands switch pins and echo state; bad payloads rejected on <base>/error", async () => {
   const { board, base } = device({
     actuators: [{ name: "lamp", type: "digital", pin: "D26" }, { name: "fan", type: "pwm", pin: "D25", initial: 0.25, freq: 500 }],

@@ -20,3 +20,13 @@ test("String indexOf/includes/replace count a needle cut off at the end as found
   assert.equal(board.run('"abc".replace(/cd/, "X")'), "abc");
   assert.equal(board.run('"config: x".indexOf("config:")'), 0);
 });
+
+test("Object.assign throws on a boolean, number or string source, as Espruino 2v2x does", (t) => {
+  const board = new SimBoard({});
+  t.after(() => board.close());
+  // Measured on Espruino 2v29 for Linux: "Expecting Object, got Number" (also for booleans).
+  for (const src of ["false", "true", "0", '"ab"']) {
+    assert.throws(() => board.run(`Object.assign({}, ${src}, {a: 1})`), /Expecting Object/, src);
+  }
+  assert.equal(board.run("JSON.stringify(Object.assign({}, null, undefined, {a: 1}))"), '{"a":1}');
+});
