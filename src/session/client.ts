@@ -372,7 +372,7 @@ export class Client {
       if (p.now() - this._since >= STABLE) this._tries = 0;
       this.emit("disconnected", reason);
     }
-    if (this._want && this._retry) {
+    if (this._want && this._retry && !this._timer) {
       // 1 s doubling to 60 s, each delay jittered down to half so a fleet that
       // lost the same broker does not come back in step.
       const d = Math.min(MAX_BACKOFF, 1000 * Math.pow(2, this._tries++));
@@ -441,6 +441,9 @@ export class Client {
       if (rc) return this._close("refused", why, "connection refused by broker: " + why + " (CONNACK " + rc + ")");
       this._up = true;
       this._since = this._heard;
+      // Announced before the resends below: if one of them finds the socket closed, the
+      // "disconnected" that follows pairs with it.
+      this.emit("connected", !!p.sessionPresent);
       if (!p.sessionPresent) {
         // A new session: the broker knows none of our subscriptions and QoS 2 ids.
         this._rx = [];
@@ -458,7 +461,6 @@ export class Client {
         this._write(a.charCodeAt(0) >> 4 == PUBLISH ? String.fromCharCode(a.charCodeAt(0) | dup) + a.substr(1) : a);
       }
       this._pump();
-      this.emit("connected", !!p.sessionPresent);
       return;
     }
     if (!this._up) throw { code: "protocol", message: "packet type " + t + " before CONNACK" };
@@ -527,9 +529,17 @@ export class Client {
   // ---- outbound ----
 
   _write(p: string) {
+    const s = this._sock;
+    if (!s) return;
     this._sent = this._p.now();
     this._busy += p.length;
-    (this._sock as Socket).write(p);
+    try {
+      s.write(p);
+    } catch (e) {
+      // The socket closed before its queued "close" event reached us: Espruino throws
+      // "This socket is closed". That is a lost connection, not the caller's error.
+      this._close("connection lost", "socket", "write failed: " + (e as Error).message);
+    }
   }
 
   /** First send of a PUBLISH (QoS 1/2 ones wait in _out for their ack) or a (UN)SUBSCRIBE (in _ctl). */

@@ -120,3 +120,21 @@ test("[MQTT-4.8.0-2] a failure while handling an inbound packet (the socket refu
   assert.deepEqual(rig.sock.written.map(typeOf), [1, PUBACK]);
   assert.equal(writtenId(rig.sock.written[1]), 42);
 });
+
+test("[MQTT-4.8.0-2] publish() on a socket that closed before its close event arrived: no exception to the caller, the message is kept and sent after the reconnect", () => {
+  // Found by the soak: Espruino throws "This socket is closed" from write() while the socket's
+  // queued "close" event has not reached the client yet.
+  const rig = new Rig({ clean_session: false });
+  rig.connect();
+  rig.sock.failWrites = "This socket is closed";
+  let ok: boolean | undefined;
+  assert.doesNotThrow(() => { ok = rig.client.publish("t/a", "m", { qos: 1 }); });
+  assert.equal(ok, true, "accepted: QoS 1 survives the lost connection");
+  assert.equal(rig.count("disconnected"), 1);
+  assert.equal(rig.oneShots(), 1, "one reconnect scheduled");
+  assert.doesNotThrow(() => rig.client.publish("t/a", "m2", { qos: 1 }), "offline now: queued");
+  rig.advance(1000);
+  rig.open(true);
+  const pubs = rig.sock.written.filter((p) => typeOf(p) == PUBLISH);
+  assert.equal(pubs.length, 2, "both messages sent on the new connection");
+});
