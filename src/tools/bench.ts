@@ -192,8 +192,12 @@ c.on("drain", function () { if (i < N) pump(); });`);
   }
 }
 
-async function mqttjsPublish(broker: MosquittoInstance, n: number): Promise<Rate> {
-  const topic = `bench/${runId()}/js-pub`;
+/**
+ * mqtt.js publisher -> broker -> mqtt.js subscriber: the reference for both directions (publish and
+ * receive); `tag` names the topic.
+ */
+async function mqttjsRelay(broker: MosquittoInstance, n: number, tag: string): Promise<Rate> {
+  const topic = `bench/${runId()}/${tag}`;
   const { client, count } = await subscriber(broker.url, topic);
   const pub = await mqttjsClient(broker.url, { clientId: "bench-pub-" + runId() });
   try {
@@ -235,21 +239,6 @@ c.on("connected", function () { c.subscribe(T); });`);
   }
 }
 
-async function mqttjsReceive(broker: MosquittoInstance, n: number): Promise<Rate> {
-  const topic = `bench/${runId()}/js-recv`;
-  const { client, count } = await subscriber(broker.url, topic);
-  const pub = await mqttjsClient(broker.url, { clientId: "bench-pub-" + runId() });
-  try {
-    const t0 = mqttjsBurst(pub, topic, n);
-    await count.wait(n, 3000, 30000);
-    return rateOf(count.n, n, t0, count.last);
-  } finally {
-    count.stop();
-    await endClient(pub);
-    await endClient(client);
-  }
-}
-
 async function sectionNode(broker: MosquittoInstance | undefined, brokerError: string | undefined): Promise<void> {
   console.log(`\n== 2. Node: host simulator (firmware/mote-mqtt.js) vs mqtt.js, Mosquitto on loopback, N=${N_NODE} QoS 0 x 32 bytes ==`);
   if (!broker) { console.log(`  skipped: ${brokerError}`); return; }
@@ -268,9 +257,9 @@ async function sectionNode(broker: MosquittoInstance | undefined, brokerError: s
     return best.n ? best.rate : undefined;
   };
   const a = await row("(a) publish: mote (simulator)", () => simPublish(broker, N_NODE));
-  const b = await row("(b) publish: mqtt.js", () => mqttjsPublish(broker, N_NODE));
+  const b = await row("(b) publish: mqtt.js", () => mqttjsRelay(broker, N_NODE, "js-pub"));
   const c1 = await row("(c) receive: mote (simulator)", () => simReceive(broker, N_NODE));
-  const c2 = await row("(c) receive: mqtt.js", () => mqttjsReceive(broker, N_NODE));
+  const c2 = await row("(c) receive: mqtt.js", () => mqttjsRelay(broker, N_NODE, "js-recv"));
   console.log(`  ratio mote/mqtt.js: publish ${fmtRatio(a, b)}, receive ${fmtRatio(c1, c2)}`);
 }
 

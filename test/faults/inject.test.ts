@@ -9,23 +9,11 @@ import assert from "node:assert/strict";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { startProxy } from "../support/proxy.js";
 import { sleep, waitFor } from "../support/util.js";
-import { cleanup, device, noUncaught, type Device } from "../session/harness.js";
+import { cleanup, device, noUncaught, packet, u16, type Device } from "../session/harness.js";
 
 let mosq: MosquittoInstance;
 before(async () => { mosq = await startMosquitto(); });
 after(async () => { await mosq?.stop(); });
-
-/** An MQTT packet: first byte, remaining length, body (binary strings). */
-function packet(first: number, body: string): string {
-  let n = body.length, len = "";
-  do {
-    const d = n % 128;
-    n = Math.floor(n / 128);
-    len += String.fromCharCode(n ? d | 128 : d);
-  } while (n);
-  return String.fromCharCode(first) + len + body;
-}
-const u16 = (n: number) => String.fromCharCode(n >> 8, n & 255);
 
 /** Publishes on `topic` from the device at QoS 1 and waits for it to come back (the device subscribed to it). */
 async function roundTrip(dev: Device, topic: string, text: string): Promise<void> {

@@ -9,7 +9,7 @@ import { startMosquitto } from "../support/mosquitto.js";
 import { startProxy } from "../support/proxy.js";
 import { mqttjsClient, endClient, collect, sleep, waitFor } from "../support/util.js";
 import type { Collector } from "../support/util.js";
-import { cleanup, device, noUncaught } from "../session/harness.js";
+import { cleanup, device, noUncaught, publishWindowed } from "../session/harness.js";
 import { pacedPublisher, show, tally } from "./common.js";
 
 const N = 1000;                                      // 500 QoS 1 + 500 QoS 2, interleaved
@@ -79,19 +79,13 @@ test("[MQTT-4.3.2-2][MQTT-4.3.3-2][MQTT-4.4.0-1] broker restart mid-stream, mqtt
   pub.on("error", () => {});
 
   // At most 10 unacknowledged at the publisher; Mosquitto sends the device at most its 20 in flight.
-  const pending = new Set<Promise<unknown>>();
   let atRestart = -1;
-  for (let i = 0; i < N; i++) {
+  await publishWindowed(pub, N, 10, (i) => `fd/q${qosOf(i)}`, qosOf, async (i) => {
     if (i === N / 2) {
       atRestart = dev.count("publish");
       await mosq.restart();
     }
-    while (pending.size >= 10) await Promise.race(pending);
-    const p: Promise<unknown> = pub.publishAsync(`fd/q${qosOf(i)}`, String(i), { qos: qosOf(i) });
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  }
-  await Promise.all(pending);
+  });
 
   const seen = () => tally(N, qosOf, dev.published().map((p) => ({ qos: p.qos, payload: p.message })));
   await waitFor(() => { const s = seen(); return s[1].missing.length + s[2].missing.length === 0; }, 15000,

@@ -26,6 +26,7 @@ import type { Packet } from "../../src/protocol/codec.js";
 import { Client } from "../../src/session/client.js";
 import type { Options, Platform, Socket } from "../../src/session/client.js";
 import { RECORDED } from "./corpus.js";
+import { remainingLength } from "../support/util.js";
 
 // ---------------------------------------------------------------------------------------------
 // Bytes and the spec layout (independent of src/protocol/codec.ts)
@@ -36,17 +37,6 @@ export const utf8 = (text: string) => Buffer.from(text, "utf8").toString("latin1
 export const hex = (s: string, max = 96) =>
   Buffer.from(s.length > max ? s.slice(0, max) : s, "latin1").toString("hex") + (s.length > max ? "..." : "");
 
-/** Remaining length, spec 2.2.3: 7 bits per byte, least significant first, bit 7 = more follows. */
-export function remainingLength(n: number): string {
-  let s = "";
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 128;
-    s += chr(d);
-  } while (n > 0);
-  return s;
-}
 const two = (n: number) => chr((n >> 8) & 255, n & 255);
 /** A control packet: type in the high nibble, flags in the low one, remaining length, body. */
 export const controlPacket = (type: number, flags: number, body: string) => chr(type << 4 | flags) + remainingLength(body.length) + body;

@@ -16,6 +16,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { SimBoard, repoRoot } from "../../src/host/index.js";
 import type { SimBoardOptions } from "../../src/host/index.js";
+import type { MqttClient } from "mqtt";
+import { remainingLength } from "../support/util.js";
 
 /** Every event the client emits. */
 export const EVENTS = [
@@ -236,4 +238,31 @@ export function noUncaught(dev: Device): void {
     const list = dev.board.errors.map((e) => describe(e) + " " + String((e as Error)?.stack ?? ""));
     throw new Error(`uncaught exception(s) on the board: ${list.join("\n")}`);
   }
+}
+
+// ------------------------------------------------------------------------------ raw packets, publishers
+
+/** An MQTT packet: first byte, remaining length (1-4 bytes), body; all binary strings. */
+export function packet(first: number, body: string): string {
+  return String.fromCharCode(first) + remainingLength(body.length) + body;
+}
+/** A 2-byte big-endian integer (packet id, string length) as a binary string. */
+export const u16 = (n: number) => String.fromCharCode(n >> 8, n & 255);
+
+/**
+ * Publishes messages 0..n-1 from an mqtt.js client (payload: the message number; topic and QoS from
+ * topicOf/qosOf) with at most `window` of them unacknowledged, and waits until all are acknowledged.
+ * `before(i)` is awaited before message i is sent (e.g. to restart the broker half way).
+ */
+export async function publishWindowed(pub: MqttClient, n: number, window: number, topicOf: (i: number) => string,
+  qosOf: (i: number) => 0 | 1 | 2, before?: (i: number) => unknown): Promise<void> {
+  const pending = new Set<Promise<unknown>>();
+  for (let i = 0; i < n; i++) {
+    if (before) await before(i);
+    while (pending.size >= window) await Promise.race(pending);
+    const p: Promise<unknown> = pub.publishAsync(topicOf(i), String(i), { qos: qosOf(i) });
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  }
+  await Promise.all(pending);
 }

@@ -6,19 +6,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { startMosquitto } from "../support/mosquitto.js";
 import { mqttjsClient, endClient, collect, sleep, LOOPBACK } from "../support/util.js";
-import { cleanup, device, noUncaught } from "./harness.js";
-
-/** An MQTT packet: first byte, remaining length (1-4 bytes), body; all binary strings. */
-function packet(first: number, body: string): string {
-  let n = body.length, len = "";
-  do {
-    const d = n % 128;
-    n = Math.floor(n / 128);
-    len += String.fromCharCode(n ? d | 128 : d);
-  } while (n);
-  return String.fromCharCode(first) + len + body;
-}
-const u16 = (n: number) => String.fromCharCode(n >> 8, n & 255);
+import { cleanup, device, noUncaught, packet, u16 } from "./harness.js";
 
 /**
  * A scripted fake broker: answers CONNECT with CONNACK 0, PINGREQ with PINGRESP, and SUBSCRIBE with

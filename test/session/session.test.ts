@@ -7,7 +7,7 @@ import type { MqttClient } from "mqtt";
 import { startMosquitto } from "../support/mosquitto.js";
 import { mqttjsClient, endClient, collect, sleep, waitFor } from "../support/util.js";
 import type { Collector } from "../support/util.js";
-import { cleanup, device, noUncaught } from "./harness.js";
+import { cleanup, device, noUncaught, publishWindowed } from "./harness.js";
 
 const N = 400;                 // 200 QoS 1 + 200 QoS 2, interleaved: message i has QoS 1 + i % 2
 const qosOf = (i: number) => (1 + (i % 2)) as 1 | 2;
@@ -73,19 +73,13 @@ test("[MQTT-4.3.3-2][MQTT-4.4.0-1] broker restart, mqtt.js -> device: 200 QoS 1 
   pub.on("error", () => {}); // refused reconnects while the broker is down
 
   // At most 10 unacknowledged at a time: Mosquitto 2.0.11 strands QoS 2 beyond its 20 in flight.
-  const pending = new Set<Promise<unknown>>();
   let atRestart = -1;
-  for (let i = 0; i < N; i++) {
+  await publishWindowed(pub, N, 10, (i) => `rs/q${qosOf(i)}`, qosOf, async (i) => {
     if (i === N / 2) {
       atRestart = dev.count("publish");
       await mosq.restart();
     }
-    while (pending.size >= 10) await Promise.race(pending);
-    const p: Promise<unknown> = pub.publishAsync(`rs/q${qosOf(i)}`, String(i), { qos: qosOf(i) });
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  }
-  await Promise.all(pending);
+  });
 
   const seen = () => tally(dev.published().map((p) => ({ qos: p.qos, payload: p.message })));
   await waitFor(() => { const s = seen(); return s[1].missing.length + s[2].missing.length === 0; }, 10000,

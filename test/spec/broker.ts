@@ -15,7 +15,7 @@
 // fb.answer, per type name, and onPacket can take over any packet.
 // Bytes are binary strings (one char per byte), as on the board.
 import net from "node:net";
-import { LOOPBACK, waitFor } from "../support/util.js";
+import { LOOPBACK, remainingLength, waitFor } from "../support/util.js";
 
 export const CONNECT = 1, CONNACK = 2, PUBLISH = 3, PUBACK = 4, PUBREC = 5, PUBREL = 6, PUBCOMP = 7,
   SUBSCRIBE = 8, SUBACK = 9, UNSUBSCRIBE = 10, UNSUBACK = 11, PINGREQ = 12, PINGRESP = 13, DISCONNECT = 14;
@@ -35,17 +35,6 @@ export const hex = (s: string, max = 80) =>
   Buffer.from(s.length > max ? s.slice(0, max) : s, "latin1").toString("hex").replace(/(..)/g, "$1 ").trim() +
   (s.length > max ? " ..." : "");
 
-/** Remaining length (spec 2.2.3). */
-export function remainingLength(n: number): string {
-  let s = "";
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 128;
-    s += chr(d);
-  } while (n > 0);
-  return s;
-}
 export const packet = (type: number, flags: number, body: string) => chr(type << 4 | flags) + remainingLength(body.length) + body;
 
 // Packets a broker sends.

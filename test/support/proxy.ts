@@ -10,7 +10,7 @@
 //   inject(bytes, toward)                    raw bytes to the client (as if from the broker) or to the broker
 // plus counters: accepted connections with timestamps (for backoff assertions), bytes per direction.
 import net from "node:net";
-import { LOOPBACK, waitFor } from "./util.js";
+import { LOOPBACK, seededRandom, waitFor } from "./util.js";
 
 export type Direction = "up" | "down" | "both";
 export type SplitMode = "pass" | "bytes" | "random";
@@ -95,17 +95,7 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-/** mulberry32: small deterministic PRNG, returns [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom }; // the seed behind mode("random"), re-exported for the proxy self-test
 
 interface Piece {
   data: Buffer;

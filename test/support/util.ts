@@ -231,3 +231,32 @@ export function collect(client: MqttClient, filter = "#"): Collector {
     stop: () => { client.removeListener("message", onMessage); },
   };
 }
+
+// ------------------------------------------------------------------------------ bytes and randomness
+
+/**
+ * MQTT remaining length (spec 2.2.3) as a binary string: 7 bits per byte, least significant first,
+ * bit 7 = more follows. Written from the spec, independent of src/protocol/codec.ts.
+ */
+export function remainingLength(n: number): string {
+  let s = "";
+  do {
+    let d = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) d |= 128;
+    s += String.fromCharCode(d);
+  } while (n > 0);
+  return s;
+}
+
+/** mulberry32: small deterministic PRNG (reproducible tests), returns [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -5,9 +5,7 @@
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import { startAedes, type AedesInstance } from "../../support/aedes.js";
-import { onAbort, SPEC_SILENT_DROP, type Broker } from "./common.js";
-
-const USER = { username: "mote", password: "mote-secret" };
+import { ACCESS, onAbort, quirks, USER, type Broker } from "./common.js";
 
 function version(): string {
   try {
@@ -37,18 +35,8 @@ export async function startAedesBroker(): Promise<Broker> {
     host: a.host,
     port,
     url: a.url,
-    auth: USER,
-    badAuth: { username: USER.username, password: "wrong" },
-    forbiddenFilter: "forbidden/x",
-    topicRoot: "it",
-    quirks: {
-      qos2Publish: "pubrec",
-      maxGrantedQos: 2,
-      retainedToWildcards: true,
-      subscribeRefusal: "suback-0x80",
-      sessionSurvivesRestart: false,
-      silentDrop: SPEC_SILENT_DROP,
-    },
+    ...ACCESS,
+    quirks: quirks({ sessionSurvivesRestart: false }),
     async restart() {
       await a.stop();
       log.push(`${new Date().toISOString()} restarted on port ${port}`);

@@ -40,9 +40,44 @@ export interface Quirks {
 /** MQTT 3.1.1: a client silent for 1.5x its keep-alive is disconnected (and its will published). */
 export const SPEC_SILENT_DROP = { factor: 1.5, slackS: 0 };
 
+/**
+ * A broker's quirks: what MQTT 3.1.1 asks for (PUBREC to a QoS 2 publish, QoS 2 granted, retained messages
+ * to wildcard subscriptions too, SUBACK 0x80 for a refused filter, the spec's silent drop) with the
+ * broker's measured departures from it in `q`.
+ */
+export function quirks(q: Partial<Quirks> & Pick<Quirks, "sessionSurvivesRestart">): Quirks {
+  return {
+    qos2Publish: "pubrec",
+    maxGrantedQos: 2,
+    retainedToWildcards: true,
+    subscribeRefusal: "suback-0x80",
+    silentDrop: SPEC_SILENT_DROP,
+    ...q,
+  };
+}
+
 export interface Credentials {
   username: string;
   password: string;
+}
+
+/** The user every interop broker is set up with. */
+export const USER: Credentials = { username: "mote", password: "mote-secret" };
+
+/**
+ * The parts of a Broker every launcher sets alike: USER (a wrong password for badAuth), the refused
+ * filter "forbidden/x" and the topic root "it" (each broker's config allows or refuses these).
+ */
+export const ACCESS: Pick<Broker, "auth" | "badAuth" | "forbiddenFilter" | "topicRoot"> = {
+  auth: USER,
+  badAuth: { username: USER.username, password: "wrong" },
+  forbiddenFilter: "forbidden/x",
+  topicRoot: "it",
+};
+
+/** host, port and url of a broker listening on `port` on the loopback address. */
+export function loopbackEndpoint(port: number): Pick<Broker, "host" | "port" | "url"> {
+  return { host: LOOPBACK, port, url: `mqtt://${LOOPBACK}:${port}` };
 }
 
 export interface Broker {
@@ -203,6 +238,78 @@ export async function waitReady(proc: Proc, port: number, timeoutMs: number, log
       throw new Error(`${what} did not listen on ${LOOPBACK}:${port} within ${timeoutMs} ms\n${tail(logFile, 15)}`);
     }
     await sleep(100);
+  }
+}
+
+/** restart() and stop() of a Broker run as a child process (see superviseProcess). */
+export interface Supervised {
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a broker process and returns its restart() and stop(). `launch` spawns the process, hands it
+ * to `own` (so it is stopped whatever happens next) and waits until the broker is ready; `graceMs` is how
+ * long a SIGTERM'd broker gets to shut down cleanly before SIGKILL. When the first start fails, the
+ * process, `epmd` (if any) and `dir` are removed and the error is rethrown. restart() stops the process and
+ * launches it again (same ports, same dir); stop() also stops `epmd` and removes `dir` (idempotent).
+ */
+export async function superviseProcess(launch: (own: (p: Proc) => Proc) => Promise<void>,
+  o: { graceMs: number; dir: string; epmd?: Epmd }): Promise<Supervised> {
+  let proc: Proc | undefined;
+  let stopped = false;
+  const own = (p: Proc) => (proc = p);
+  const halt = async () => {
+    if (proc) await proc.stop(o.graceMs);
+    proc = undefined;
+  };
+  const release = async () => {
+    await halt();
+    if (o.epmd) await o.epmd.stop();
+    removeDir(o.dir);
+  };
+  try {
+    await launch(own);
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  return {
+    async restart() {
+      await halt();
+      await launch(own);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await release();
+    },
+  };
+}
+
+/** Size of `file` in bytes (0 when missing): where text appended later starts. */
+export function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The text appended to `file` after byte offset `from` ("" when the file is missing). */
+export function textSince(file: string, from: number): string {
+  try {
+    const fd = fs.openSync(file, "r");
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.max(0, size - from));
+      fs.readSync(fd, buf, 0, buf.length, from);
+      return buf.toString("utf8");
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return "";
   }
 }
 

@@ -10,12 +10,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
-  SPEC_SILENT_DROP, type Broker, debianVersion, erlangEnv, findExecutable, freePorts, nodeSuffix, privateDir, removeDir, spawnGroup,
-  startEpmd, tail, waitReady, type Proc,
+  ACCESS, USER, type Broker, debianVersion, erlangEnv, fileSize, findExecutable, freePorts, loopbackEndpoint, nodeSuffix, privateDir,
+  quirks, spawnGroup, startEpmd, superviseProcess, tail, textSince, waitReady,
 } from "./common.js";
 import { LOOPBACK } from "../../support/util.js";
-
-const USER = { username: "mote", password: "mote-secret" };
 const XMPP_HOST = "localhost";
 const REGISTERED = "MOTE-INTEROP-REGISTER";
 
@@ -77,67 +75,27 @@ export async function startEjabberdBroker(): Promise<Broker> {
     ERL_CRASH_DUMP: path.join(dir, "erl_crash.dump"),
     CONTRIB_MODULES_PATH: path.join(dir, "contrib"),
   };
-  let proc: Proc | undefined;
-  let stopped = false;
-  const launch = async () => {
-    const from = (() => { try { return fs.statSync(out).size; } catch { return 0; } })();
-    proc = spawnGroup(erl, args, { cwd: dir, env, logFile: out });
-    const registered = () => {
-      try {
-        return fs.readFileSync(out, "utf8").slice(from).includes(REGISTERED);
-      } catch {
-        return false;
-      }
-    };
-    await waitReady(proc, mqttPort, 30000, out, "ejabberd", registered);
-    const line = fs.readFileSync(out, "utf8").slice(from).split("\n").find((l) => l.includes(REGISTERED)) ?? "";
+  const { restart, stop } = await superviseProcess(async (own) => {
+    const from = fileSize(out);
+    const proc = own(spawnGroup(erl, args, { cwd: dir, env, logFile: out }));
+    await waitReady(proc, mqttPort, 30000, out, "ejabberd", () => textSince(out, from).includes(REGISTERED));
+    const line = textSince(out, from).split("\n").find((l) => l.includes(REGISTERED)) ?? "";
     if (!/ ok$|exists/.test(line.trim())) throw new Error(`ejabberd: registering ${USER.username} failed: ${line}\n${tail(logFile, 15)}`);
-  };
-  const halt = async () => {
+  }, {
     // SIGTERM: the VM runs init:stop (Mnesia closed cleanly).
-    if (proc) await proc.stop(15000);
-    proc = undefined;
-  };
-  try {
-    await launch();
-  } catch (e) {
-    await halt();
-    await epmd.stop();
-    removeDir(dir);
-    throw e;
-  }
+    graceMs: 15000, dir, epmd,
+  });
   const m = /ejabberd (\S+) is started/.exec(tail(logFile, 200));
   const version = m ? m[1] : debianVersion("ejabberd") || "?";
   return {
     id: "ejabberd",
     name: "ejabberd (mod_mqtt)",
     version,
-    host: LOOPBACK,
-    port: mqttPort,
-    url: `mqtt://${LOOPBACK}:${mqttPort}`,
-    auth: USER,
-    badAuth: { username: USER.username, password: "wrong" },
-    forbiddenFilter: "forbidden/x",
-    topicRoot: "it",
-    quirks: {
-      qos2Publish: "pubrec",
-      maxGrantedQos: 2,
-      retainedToWildcards: true,
-      subscribeRefusal: "suback-0x8f",
-      sessionSurvivesRestart: false,
-      silentDrop: SPEC_SILENT_DROP,
-    },
-    async restart() {
-      await halt();
-      await launch();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await halt();
-      await epmd.stop();
-      removeDir(dir);
-    },
+    ...loopbackEndpoint(mqttPort),
+    ...ACCESS,
+    quirks: quirks({ subscribeRefusal: "suback-0x8f", sessionSurvivesRestart: false }),
+    restart,
+    stop,
     logTail: (n = 20) => tail(logFile, n),
   };
 }

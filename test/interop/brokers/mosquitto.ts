@@ -2,9 +2,7 @@
 // with a password file and persistence, wrapped in the interop Broker interface.
 import { execFileSync } from "node:child_process";
 import { startMosquitto, mosquittoPath } from "../../support/mosquitto.js";
-import type { Broker } from "./common.js";
-
-const USER = { username: "mote", password: "mote-secret" };
+import { ACCESS, quirks, USER, type Broker } from "./common.js";
 
 function version(): string {
   try {
@@ -27,19 +25,13 @@ export async function startMosquittoBroker(): Promise<Broker> {
     host: m.host,
     port: m.port,
     url: m.url,
-    auth: USER,
-    badAuth: { username: USER.username, password: "wrong" },
-    forbiddenFilter: "forbidden/x",
-    topicRoot: "it",
-    quirks: {
-      qos2Publish: "pubrec",
-      maxGrantedQos: 2,
-      retainedToWildcards: true,
+    ...ACCESS,
+    quirks: quirks({
       subscribeRefusal: "none",
       subscribeRefusalNote: "Mosquitto's acl_file never refuses a SUBSCRIBE: a denied filter is granted and silently receives nothing, so no SUBACK 0x80 can be produced",
       sessionSurvivesRestart: true,
       silentDrop: { factor: 1.5, slackS: 6, note: "keep-alives are checked only every 5 s (whole seconds): a silent client is dropped, and its will published, between 1.5x keep-alive and 1.5x keep-alive + 6 s after its last packet" },
-    },
+    }),
     restart: () => m.restart(),
     stop: () => m.stop(),
     logTail: (n = 20) => m.logs().split("\n").slice(-n - 1).join("\n"),

@@ -6,10 +6,10 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { SPEC_SILENT_DROP, type Broker, findExecutable, freePorts, privateDir, removeDir, spawnGroup, tail, waitReady, type Proc } from "./common.js";
+import {
+  ACCESS, USER, type Broker, findExecutable, freePorts, loopbackEndpoint, privateDir, quirks, spawnGroup, superviseProcess, tail, waitReady,
+} from "./common.js";
 import { LOOPBACK } from "../../support/util.js";
-
-const USER = { username: "mote", password: "mote-secret" };
 
 export async function startNatsBroker(): Promise<Broker> {
   const bin = findExecutable("nats-server", ["/usr/sbin/nats-server", "/usr/bin/nats-server"], "NATS_SERVER");
@@ -31,23 +31,10 @@ export async function startNatsBroker(): Promise<Broker> {
     `mqtt { listen: "${LOOPBACK}:${mqttPort}" }`,
     "",
   ].join("\n"));
-  let proc: Proc | undefined;
-  let stopped = false;
-  const launch = async () => {
-    proc = spawnGroup(bin, ["-c", conf], { cwd: dir, env: { PATH: process.env.PATH }, logFile });
+  const { restart, stop } = await superviseProcess(async (own) => {
+    const proc = own(spawnGroup(bin, ["-c", conf], { cwd: dir, env: { PATH: process.env.PATH }, logFile }));
     await waitReady(proc, mqttPort, 15000, logFile, "nats-server");
-  };
-  const halt = async () => {
-    if (proc) await proc.stop(10000);
-    proc = undefined;
-  };
-  try {
-    await launch();
-  } catch (e) {
-    await halt();
-    removeDir(dir);
-    throw e;
-  }
+  }, { graceMs: 10000, dir });
   let version = "?";
   try {
     version = execFileSync(bin, ["--version"], { encoding: "utf8" }).trim().replace(/^nats-server:\s*v?/, "");
@@ -56,31 +43,11 @@ export async function startNatsBroker(): Promise<Broker> {
     id: "nats",
     name: "NATS (MQTT)",
     version,
-    host: LOOPBACK,
-    port: mqttPort,
-    url: `mqtt://${LOOPBACK}:${mqttPort}`,
-    auth: USER,
-    badAuth: { username: USER.username, password: "wrong" },
-    forbiddenFilter: "forbidden/x",
-    topicRoot: "it",
-    quirks: {
-      qos2Publish: "disconnect",
-      maxGrantedQos: 1,
-      retainedToWildcards: true,
-      subscribeRefusal: "suback-0x80",
-      sessionSurvivesRestart: true,
-      silentDrop: SPEC_SILENT_DROP,
-    },
-    async restart() {
-      await halt();
-      await launch();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await halt();
-      removeDir(dir);
-    },
+    ...loopbackEndpoint(mqttPort),
+    ...ACCESS,
+    quirks: quirks({ qos2Publish: "disconnect", maxGrantedQos: 1, sessionSurvivesRestart: true }),
+    restart,
+    stop,
     logTail: (n = 20) => tail(logFile, n),
   };
 }

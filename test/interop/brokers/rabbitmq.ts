@@ -10,12 +10,10 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import {
-  type Broker, debianVersion, erlangEnv, findExecutable, freePorts, nodeSuffix, privateDir, removeDir, spawnGroup,
-  startEpmd, tail, waitReady, type Proc,
+  ACCESS, USER, type Broker, debianVersion, erlangEnv, fileSize, findExecutable, freePorts, loopbackEndpoint, nodeSuffix, privateDir,
+  quirks, spawnGroup, startEpmd, superviseProcess, tail, textSince, waitReady,
 } from "./common.js";
 import { LOOPBACK } from "../../support/util.js";
-
-const USER = { username: "mote", password: "mote-secret" };
 
 /** rabbit_password_hashing_sha256: base64(salt ++ sha256(salt ++ password)), 4-byte salt. */
 function passwordHash(password: string): string {
@@ -77,44 +75,17 @@ export async function startRabbitMQBroker(): Promise<Broker> {
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: "-kernel inet_dist_use_interface {127,0,0,1}",
   };
   const logFile = path.join(files.logs, `${node}.log`);
-  let proc: Proc | undefined;
-  let stopped = false;
 
-  const launch = async () => {
-    const from = (() => { try { return fs.statSync(logFile).size; } catch { return 0; } })();
-    proc = spawnGroup(server, [], { cwd: dir, env, logFile: files.out });
+  const { restart, stop } = await superviseProcess(async (own) => {
+    const from = fileSize(logFile);
+    const proc = own(spawnGroup(server, [], { cwd: dir, env, logFile: files.out }));
     // "Server startup complete" is logged once every plugin (the MQTT listener too) is up.
-    const started = () => {
-      try {
-        const fd = fs.openSync(logFile, "r");
-        try {
-          const size = fs.fstatSync(fd).size;
-          const buf = Buffer.alloc(Math.max(0, size - from));
-          fs.readSync(fd, buf, 0, buf.length, from);
-          return buf.toString("utf8").includes("Server startup complete");
-        } finally {
-          fs.closeSync(fd);
-        }
-      } catch {
-        return false;
-      }
-    };
+    const started = () => textSince(logFile, from).includes("Server startup complete");
     await waitReady(proc, mqttPort, 60000, fs.existsSync(logFile) ? logFile : files.out, "rabbitmq", started);
-  };
-  const halt = async () => {
+  }, {
     // SIGTERM to the wrapper script's group: the VM shuts down cleanly (queues and retained store saved).
-    if (proc) await proc.stop(20000);
-    proc = undefined;
-  };
-
-  try {
-    await launch();
-  } catch (e) {
-    await halt();
-    await epmd.stop();
-    removeDir(dir);
-    throw e;
-  }
+    graceMs: 20000, dir, epmd,
+  });
   const m = /RabbitMQ (\d+\.\d+\.\d+)/.exec(tail(logFile, 400)) ?? /RabbitMQ (\d+\.\d+\.\d+)/.exec(tail(files.out, 100));
   const version = m ? m[1] : debianVersion("rabbitmq-server") || "?";
 
@@ -122,32 +93,18 @@ export async function startRabbitMQBroker(): Promise<Broker> {
     id: "rabbitmq",
     name: "RabbitMQ (rabbitmq_mqtt)",
     version,
-    host: LOOPBACK,
-    port: mqttPort,
-    url: `mqtt://${LOOPBACK}:${mqttPort}`,
-    auth: USER,
-    badAuth: { username: USER.username, password: "wrong" },
-    forbiddenFilter: "forbidden/x",
-    topicRoot: "it",
-    quirks: {
+    ...loopbackEndpoint(mqttPort),
+    ...ACCESS,
+    quirks: quirks({
       qos2Publish: "puback",
       maxGrantedQos: 1,
       retainedToWildcards: false,
       subscribeRefusal: "close",
       sessionSurvivesRestart: true,
       silentDrop: { factor: 3, slackS: 0, note: "a silent client is dropped after 3x keep-alive (not 1.5x): its will comes that much later" },
-    },
-    async restart() {
-      await halt();
-      await launch();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await halt();
-      await epmd.stop();
-      removeDir(dir);
-    },
+    }),
+    restart,
+    stop,
     logTail: (n = 20) => tail(logFile, n) || tail(files.out, n),
   };
 }
