@@ -5,11 +5,12 @@
 // restore: true. Defaults (config.schema.json) are applied here, not stored. State: a.v, the
 // current value 0..1; a.x set on an actuator skipped for config errors.
 import type { Mote } from "./runtime.js";
+import { board } from "../platform/board.js";
 
 function apply(a: any, v: number) {
   a.v = v;
-  if (a.type == "pwm") analogWrite(a.pin, a.invert ? 1 - v : v, a.freq ? { freq: a.freq } : undefined);
-  else digitalWrite(a.pin, a.invert ? 1 - v : v);
+  if (a.type == "pwm") board.pwm(a.pin, a.invert ? 1 - v : v, a.freq ? { freq: a.freq } : undefined);
+  else board.write(a.pin, a.invert ? 1 - v : v);
 }
 
 export function echo(m: Mote, a: any) {

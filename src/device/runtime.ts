@@ -5,6 +5,7 @@
 // reports the errors on <status> / <base>/error.
 import { Client } from "../session/client.js";
 import { platform } from "../platform/net.js";
+import { board } from "../platform/board.js";
 import { validateConfig, applyDefaults } from "./config.js";
 import { joinWifi } from "./wifi.js";
 import { startSensors } from "./sensors.js";
@@ -25,12 +26,12 @@ export interface Mote {
 }
 
 export function start(): Mote {
-  var S = require("Storage"), c = S.readJSON("mote.json", true), b = S.readJSON("mote.board", true),
-    m: any = { t0: getTime(), up: false, log: function (s: string) { console.log("mote: " + s); } },
+  var c = board.readJSON("mote.json"), b = board.readJSON("mote.board"),
+    m: any = { t0: board.seconds(), up: false, log: function (s: string) { console.log("mote: " + s); } },
     e: string[], i: number, q: any, client: Client;
   e = c === undefined ? ["mote.json: missing or not valid JSON"] : validateConfig(c, b);
   if (e.length && e[0].indexOf("config:") == 0) c = {};
-  c = applyDefaults(c || {}, getSerial());
+  c = applyDefaults(c || {}, board.serial());
   m.c = c; m.base = c.base; m.errors = e; m.bad = e.join("|");
   if (!b) m.log("no mote.board in Storage: pins not checked");
   for (i = 0; i < e.length; i++) m.log("config: " + e[i]);

@@ -7,8 +7,7 @@
 // object, b read in progress. Few properties per sensor: each costs variables on the board.
 import type { Mote } from "./runtime.js";
 import { rssi } from "./wifi.js";
-
-declare var OneWire: any;
+import { board } from "../platform/board.js";
 
 function round(x: number) { return Math.round(x * 1000) / 1000; }
 
@@ -40,17 +39,17 @@ function read(m: Mote, s: any) {
   try {
     if (t == "dht22") {
       s.b = 1;
-      (s.h || (s.h = require("DHT22").connect(s.pin))).read(function (r: any) {
+      (s.h || (s.h = board.driver("DHT22", s.pin))).read(function (r: any) {
         if (r.err) fail(s); else { s.b = 0; got(m, s, r.temp, r.rh); }
       });
     } else if (t == "ds18b20") {
       s.b = 1;
-      (s.h || (s.h = require("DS18B20").connect(new OneWire(s.pin)))).getTemp(function (v: any) {
+      (s.h || (s.h = board.driver("DS18B20", s.pin))).getTemp(function (v: any) {
         if (v === null || v === undefined) fail(s); else { s.b = 0; got(m, s, v); }
       });
-    } else got(m, s, t == "analog" ? analogRead(s.pin) : t == "digital" ? digitalRead(s.pin) == 1 :
-      t == "internal-temperature" ? E.getTemperature() : t == "memory" ? process.memory().free :
-      t == "uptime" ? getTime() - m.t0 : rssi(m));
+    } else got(m, s, t == "analog" ? board.analog(s.pin) : t == "digital" ? board.read(s.pin) == 1 :
+      t == "internal-temperature" ? board.temperature() : t == "memory" ? board.memory().free :
+      t == "uptime" ? board.seconds() - m.t0 : rssi(m));
   } catch (e) {
     fail(s);
   }
@@ -61,6 +60,6 @@ export function startSensors(m: Mote) {
   for (i = 0; i < l.length; i++) {
     l[i].n = 0;
     // m.bad ends in "|": Espruino's indexOf reports a needle cut off at the string's end as found.
-    if ((m.bad + "|").indexOf("sensors[" + i + "]") < 0) setInterval(read, (l[i].every || 60) * 1000, m, l[i]);
+    if ((m.bad + "|").indexOf("sensors[" + i + "]") < 0) board.every(read, (l[i].every || 60) * 1000, m, l[i]);
   }
 }

@@ -2,10 +2,10 @@
 // Where the board has no Wifi module (Espruino on Linux, the simulator without WiFi) or the config
 // names no network, it goes straight on: up() is called at once.
 import type { Mote } from "./runtime.js";
+import { board } from "../platform/board.js";
 
 export function joinWifi(m: Mote, up: () => void) {
-  var W: any, w = m.c.wifi, delay = 1000, timer: any = 0;
-  try { W = require("Wifi"); } catch (e) { W = 0; }
+  var W = board.wifi(), w = m.c.wifi, delay = 1000, timer: any = 0;
   if (!W || !w.ssid) { if (W) m.log("wifi: no ssid in mote.json, using the saved network"); return up(); }
   function join() {
     timer = 0;
@@ -21,7 +21,7 @@ export function joinWifi(m: Mote, up: () => void) {
     });
   }
   function later() {
-    if (!timer) timer = setTimeout(join, delay);
+    if (!timer) timer = board.after(join, delay);
     delay = Math.min(delay * 2, 60000);
   }
   m.w = W;

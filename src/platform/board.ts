@@ -1,0 +1,29 @@
+// The board side of the device runtime: with net.ts, the only code that touches Storage, the Wifi
+// module, pins, sensor drivers and timers. Espruino's own functions are referenced, not wrapped,
+// where that works: every wrapper function costs variables on the board.
+declare var OneWire: any;
+
+export const board = {
+  /** A JSON file from Storage, or undefined when it is missing or not JSON. */
+  readJSON: (name: string): any => require("Storage").readJSON(name, true),
+  /** The Wifi module, or undefined where the board has none (Espruino on Linux, a wired board). */
+  wifi: (): any => {
+    try {
+      return require("Wifi");
+    } catch (e) {
+      return undefined;
+    }
+  },
+  /** A DHT22 or DS18B20 driver on `pin` (Espruino's modules of those names, from Storage). */
+  driver: (name: string, pin: Pin): any => require(name).connect(name == "DS18B20" ? new OneWire(pin) : pin),
+  write: digitalWrite,
+  read: digitalRead,
+  analog: analogRead,
+  pwm: analogWrite,
+  every: setInterval,
+  after: setTimeout,
+  seconds: getTime,
+  serial: getSerial,
+  temperature: E.getTemperature,
+  memory: process.memory,
+};
