@@ -20,10 +20,23 @@
 //
 // Environment: SOAK_SECONDS (traffic spread over this time, default 180), SOAK_MESSAGES (messages each way, default
 // 100000), SOAK_CUT_SECONDS (seconds between cuts, default 20), SOAK_KEEP_ALIVE (device keep_alive, s,
-// default 10; the pause lasts 40% of it). ESPRUINO (an interpreter binary): noted only, the soak on a
-// real interpreter is not implemented; the figures come from the host simulator.
+// default 10; the pause lasts 40% of it).
+//
+// ESPRUINO=/path/to/espruino: afterwards (only, with SOAK_ONLY_ESPRUINO=1) the same soak with the client in
+// that real interpreter: a fresh temp cwd with the module at node_modules/mote-mqtt.js and a generated script
+// (espSoakScript) that connects through the proxy (clean_session false, its own client_id), subscribes at QoS 2,
+// publishes the up stream paced by publish()'s return and "drain"/"connected", counts the down stream by
+// sequence number, and prints "@@"+JSON progress lines (with process.memory().usage). The interpreter's stdin is
+// a pipe held open and doubles as the control channel (halt() at the end of traffic: stop publishing and
+// connect at once; stop(): dump the per-message counts, disconnect, clear every timer); it is killed at the end
+// if still running. SOAK_ESP_MESSAGES (default 10000 each way) are offered over 75% of SOAK_ESP_SECONDS
+// (default 120, the traffic bound), then at most 20 s of settling. Same faults, same table.
 // Exit code 1 when a QoS 1/2 message accepted was lost, a QoS 2 message was duplicated, or the board
 // had an uncaught exception.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
 import type { MqttClient } from "mqtt";
@@ -53,10 +66,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const qosOf = (i: number) => i % 3;
 /** Payload of message i: its number, then 0..47 filler bytes (so packets vary in size). */
 const payload = (i: number) => i + ":" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL".slice(0, i % 48);
-const idOf = (p: string) => {
+const idOf = (p: string, n: number) => {
   const k = p.indexOf(":");
   const i = k > 0 ? Number(p.slice(0, k)) : NaN;
-  return Number.isInteger(i) && i >= 0 && i < N ? i : -1;
+  return Number.isInteger(i) && i >= 0 && i < n ? i : -1;
 };
 
 /** A GC on demand (this process was not started with --expose-gc). */
@@ -69,8 +82,14 @@ const heapMB = () => {
 
 /** Per direction: which messages were accepted, and how often each was delivered. */
 class Ledger {
-  accepted = new Uint8Array(N);
-  seen = new Uint16Array(N);
+  readonly n: number;
+  accepted: Uint8Array;
+  seen: Uint16Array;
+  constructor(n: number = N) {
+    this.n = n;
+    this.accepted = new Uint8Array(n);
+    this.seen = new Uint16Array(n);
+  }
   sent = 0;          // messages accepted so far (0..sent-1)
   sent12 = 0;        // of which QoS 1/2
   distinct12 = 0;    // QoS 1/2 messages delivered at least once
@@ -78,7 +97,7 @@ class Ledger {
   foreign = 0;       // deliveries that are no message of this run
   wrongQos = 0;
   deliver(topic: string, message: string, qos: number): void {
-    const i = idOf(message);
+    const i = idOf(message, this.n);
     if (i < 0 || !topic.endsWith("/" + qosOf(i))) { this.foreign++; return; }
     if (qos !== qosOf(i)) this.wrongQos++;
     if (!this.seen[i] && qosOf(i)) this.distinct12++;
@@ -88,7 +107,7 @@ class Ledger {
   table() {
     const rows: Record<number, { sent: number; received: number; lost: number; duplicated: number }> = {};
     for (const q of [0, 1, 2]) rows[q] = { sent: 0, received: 0, lost: 0, duplicated: 0 };
-    for (let i = 0; i < N; i++) {
+    for (let i = 0; i < this.n; i++) {
       const r = rows[qosOf(i)];
       if (this.accepted[i]) r.sent++;
       if (this.seen[i]) r.received++;
@@ -105,15 +124,62 @@ class Ledger {
   }
 }
 
-async function main(): Promise<number> {
+/**
+ * Faults by traffic time (from t0) until stop(): a cut every CUT_EVERY s (FIN, reset in turn), 1-byte pieces
+ * both ways at 20-26 s of every minute, a pause both ways at 40 s of every minute. Resolves to the cuts made.
+ */
+async function runFaults(proxy: Proxy, t0: number, stop: () => boolean, log: string[]): Promise<number> {
+  let cuts = 0, nextCut = CUT_EVERY / 2, splitAt = 20, pauseAt = 40;
+  const fault = (what: string) => log.push(`${((Date.now() - t0) / 1000).toFixed(1)} s ${what}`);
+  while (!stop()) {
+    const s = (Date.now() - t0) / 1000;
+    if (s >= nextCut) {
+      nextCut += CUT_EVERY;
+      const how = cuts++ % 2 ? "reset" : "fin";
+      fault(`cut (${how}), ${proxy.active} connection(s)`);
+      await proxy.cut(how).catch(() => {});
+    } else if (s >= splitAt) {
+      splitAt += 60;
+      fault("1-byte pieces both ways");
+      proxy.mode("bytes", "both");
+      await sleep(SPLIT_MS);
+      proxy.mode("pass", "both");
+    } else if (s >= pauseAt) {
+      pauseAt += 60;
+      fault(`pause both ways for ${PAUSE_MS} ms`);
+      proxy.pause("both");
+      await sleep(PAUSE_MS);
+      proxy.resume("both");
+    } else {
+      await sleep(100);
+    }
+  }
+  return cuts;
+}
+
+/** Prints the per-direction, per-QoS table; returns how many bad rows (QoS 1/2 loss, QoS 2 duplicate, foreign). */
+function printTable(up: Ledger, down: Ledger): number {
+  console.log("direction      QoS      sent  received      lost  duplicated");
+  let bad = 0;
+  for (const [name, l] of [["up (dev->js)", up], ["down (js->dev)", down]] as const) {
+    const rows = l.table();
+    for (const q of [0, 1, 2]) {
+      const r = rows[q];
+      console.log(`${name.padEnd(14)} ${String(q).padStart(3)} ${String(r.sent).padStart(9)} ${String(r.received).padStart(9)} ` +
+        `${String(r.lost).padStart(9)} ${String(r.duplicated).padStart(11)}`);
+      if (q > 0 && r.lost) bad++;
+      if (q === 2 && r.duplicated) bad++;
+    }
+    if (l.foreign || l.wrongQos) { console.log(`${name}: ${l.foreign} unknown deliveries, ${l.wrongQos} at another QoS`); bad++; }
+  }
+  return bad;
+}
+
+async function simSoak(): Promise<number> {
   const started = Date.now();
   console.log(`soak: ${N} messages each way (QoS 0/1/2 in turn) spread over ${SECONDS} s; ` +
     `faults: cut every ${CUT_EVERY} s, 1-byte pieces ${SPLIT_MS / 1000} s a minute, a ${PAUSE_MS / 1000} s pause ` +
     `(keep_alive ${KEEP_ALIVE} s)`);
-  if (process.env.ESPRUINO) {
-    console.log(`note: ESPRUINO=${process.env.ESPRUINO} is set, but the soak on a real interpreter is not implemented; ` +
-      "the figures below are from the host simulator");
-  }
   const cleanups: (() => unknown)[] = [];
   const later = <T>(r: T, close: (r: T) => unknown): T => { cleanups.push(() => close(r)); return r; };
   try {
@@ -197,34 +263,7 @@ async function main(): Promise<number> {
     t0 = Date.now();
     const faults: string[] = [];
     let cuts = 0;
-    const fault = (what: string) => faults.push(`${((Date.now() - t0) / 1000).toFixed(1)} s ${what}`);
-    const runFaults = async () => {
-      let nextCut = CUT_EVERY / 2, splitAt = 20, pauseAt = 40;
-      while (!stopping) {
-        const s = (Date.now() - t0) / 1000;
-        if (s >= nextCut) {
-          nextCut += CUT_EVERY;
-          const how = cuts++ % 2 ? "reset" : "fin";
-          fault(`cut (${how}), ${proxy.active} connection(s)`);
-          await proxy.cut(how).catch(() => {});
-        } else if (s >= splitAt) {
-          splitAt += 60;
-          fault("1-byte pieces both ways");
-          proxy.mode("bytes", "both");
-          await sleep(SPLIT_MS);
-          proxy.mode("pass", "both");
-        } else if (s >= pauseAt) {
-          pauseAt += 60;
-          fault(`pause both ways for ${PAUSE_MS} ms`);
-          proxy.pause("both");
-          await sleep(PAUSE_MS);
-          proxy.resume("both");
-        } else {
-          await sleep(100);
-        }
-      }
-    };
-    const faultsDone = runFaults();
+    const faultsDone = runFaults(proxy, t0, () => stopping, faults).then((n) => { cuts = n; });
 
     // Progress every 10 s until both directions are done or time is up.
     const deadline = t0 + SECONDS * 1000 + GRACE_MS;
@@ -269,19 +308,7 @@ async function main(): Promise<number> {
     console.log("");
     console.log(`traffic ${(trafficMs / 1000).toFixed(1)} s, settle ${((Date.now() - settleFrom) / 1000).toFixed(1)} s, ` +
       `wall ${wall.toFixed(1)} s; rate ${Math.round((up.sent + down.sent) / (trafficMs / 1000))} msg/s both ways together`);
-    console.log("direction      QoS      sent  received      lost  duplicated");
-    let bad = 0;
-    for (const [name, l] of [["up (dev->js)", up], ["down (js->dev)", down]] as const) {
-      const rows = l.table();
-      for (const q of [0, 1, 2]) {
-        const r = rows[q];
-        console.log(`${name.padEnd(14)} ${String(q).padStart(3)} ${String(r.sent).padStart(9)} ${String(r.received).padStart(9)} ` +
-          `${String(r.lost).padStart(9)} ${String(r.duplicated).padStart(11)}`);
-        if (q > 0 && r.lost) bad++;
-        if (q === 2 && r.duplicated) bad++;
-      }
-      if (l.foreign || l.wrongQos) { console.log(`${name}: ${l.foreign} unknown deliveries, ${l.wrongQos} at another QoS`); bad++; }
-    }
+    let bad = printTable(up, down);
     console.log(`reconnects ${st.reconnects} (stats), connected ${connects}x, disconnected ${disconnects}x, ` +
       `connection attempts at the proxy ${proxy.accepted}; cuts ${cuts}; ` +
       `offline ${(offlineTraffic / 1000).toFixed(1)} s of ${(trafficMs / 1000).toFixed(1)} s of traffic`);
@@ -302,6 +329,294 @@ async function main(): Promise<number> {
       try { await (cleanups.pop() as () => unknown)(); } catch { /* keep closing the rest */ }
     }
   }
+}
+
+// ---- The soak on a real Espruino interpreter (ESPRUINO=/path/to/espruino) ----
+
+const ESP_N = Math.floor(num("SOAK_ESP_MESSAGES", 10000));
+const ESP_SECONDS = num("SOAK_ESP_SECONDS", 120);
+const ESP_SETTLE_MS = 20000;
+
+/**
+ * The script the interpreter runs. It prints "@@" + JSON lines: {t:"start"} once connected and subscribed
+ * (with process.memory().usage), {t:"p"} progress every 500 ms (memory every 5 s), {t:"seen"} the per-message
+ * delivery counts of the down stream (digits, capped at 9) in pieces at the end, {t:"end"}.
+ * Node drives it through the console (stdin): halt() stops publishing and connects at once, stop() ends it.
+ */
+function espSoakScript(port: number, spreadMs: number, safetyMs: number): string {
+  return `var N = ${ESP_N}, SPREAD = ${spreadMs};
+var F = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL";
+var c, seen = new Uint8Array(N), rx = [0, 0, 0], dup = [0, 0, 0], bad = 0, foreign = 0, wq = 0, upN = 0;
+var t0 = 0, halted = 0, fin = 0, conns = 0, discs = 0, errs = {}, pv, kill, tick = 0, subbed = 0;
+var offSince = 0, offMs = 0;
+function out(o) { print("@@" + JSON.stringify(o)); }
+function pay(i) { return i + ":" + F.substr(0, i % 48); }
+function due() { var d = Math.ceil(N * (Date.now() - t0) / SPREAD); return d > N ? N : d; }
+function pump() {
+  if (!t0 || halted) return;
+  var lim = due();
+  while (upN < lim) {
+    var q = upN % 3;
+    if (!c.publish("soak/up/" + q, pay(upN), { qos: q })) return;
+    upN++;
+  }
+}
+function onPub(p) {
+  var t = p.topic, m = p.message;
+  if (t == "soak/down/c") return;
+  var i = parseInt(m, 10);
+  if (!(i >= 0 && i < N) || m !== pay(i)) { bad++; return; }
+  var q = i % 3;
+  if (t != "soak/down/" + q) { foreign++; return; }
+  if (p.qos != q) wq++;
+  if (seen[i]) { dup[q]++; if (seen[i] < 9) seen[i]++; } else { seen[i] = 1; rx[q]++; }
+}
+function offline() { return offMs + (offSince ? Date.now() - offSince : 0); }
+function progress() {
+  tick++;
+  var o = { t: "p", ms: Date.now() - t0, up: upN, rx: rx, dup: dup, bad: bad, foreign: foreign, wq: wq,
+    st: c.stats(), conns: conns, discs: discs, off: offline() };
+  if (tick % 10 == 0) o.mem = process.memory().usage;
+  out(o);
+  pump();
+}
+function halt() { halted = 1; c.connect(); out({ t: "halted", up: upN }); }
+function stop() {
+  if (fin) return;
+  fin = 1;
+  halted = 1;
+  clearInterval(pv);
+  clearTimeout(kill);
+  progress();
+  var mem = process.memory();
+  for (var k = 0; k < N; k += 1000) {
+    var s = "", e = Math.min(N, k + 1000);
+    for (var j = k; j < e; j++) s += seen[j];
+    out({ t: "seen", o: k, s: s });
+  }
+  out({ t: "end", mem: mem.usage, total: mem.total, size: E.getSizeOf(c), errs: errs, st: c.stats(), up: upN });
+  try { c.disconnect(); } catch (x) { out({ t: "err", e: "disconnect threw " + x }); }
+  setTimeout(function () { clearInterval(); clearTimeout(); }, 300);
+}
+function begin() {
+  out({ t: "start", mem: process.memory().usage, size: E.getSizeOf(c) });
+  t0 = Date.now();
+  pv = setInterval(progress, 500);
+  pump();
+}
+function main() {
+  c = require("mote-mqtt").create(${JSON.stringify(HOST)}, { port: ${port}, client_id: "soak-esp", clean_session: false,
+    keep_alive: ${KEEP_ALIVE} });
+  c.on("error", function (e) { var k = String(e && e.code); errs[k] = (errs[k] || 0) + 1; });
+  c.on("connected", function () { conns++; if (offSince) offMs += Date.now() - offSince; offSince = 0; pump(); });
+  c.on("disconnected", function () { discs++; if (!offSince) offSince = Date.now(); });
+  c.on("drain", pump);
+  c.on("publish", onPub);
+  c.on("subscribed", function () { if (!subbed) { subbed = 1; setTimeout(begin, 200); } });
+  c.on("connected", function () { if (conns == 1) c.subscribe("soak/down/#", { qos: 2 }); });
+  c.connect();
+}
+kill = setTimeout(function () { out({ t: "err", e: "safety timeout" }); stop(); }, ${safetyMs});
+setTimeout(main, 10);
+`;
+}
+
+interface EspLine { t: string; [k: string]: unknown }
+
+/** Soak with the client in the real interpreter `bin`; prints the same figures as the simulator soak. */
+async function espSoak(bin: string): Promise<number> {
+  const started = Date.now();
+  const trafficMs = ESP_SECONDS * 1000;
+  const spreadMs = Math.round(trafficMs * 0.75);
+  console.log(`soak on Espruino (${bin}): ${ESP_N} messages each way (QoS 0/1/2 in turn) offered over ` +
+    `${spreadMs / 1000} s, traffic at most ${ESP_SECONDS} s, settle at most ${ESP_SETTLE_MS / 1000} s; faults as above ` +
+    `(cut every ${CUT_EVERY} s, 1-byte pieces ${SPLIT_MS / 1000} s a minute, a ${PAUSE_MS / 1000} s pause; keep_alive ${KEEP_ALIVE} s)`);
+  if (!fs.existsSync(bin)) { console.log(`ESPRUINO=${bin} does not exist`); return 2; }
+  const cleanups: (() => unknown)[] = [];
+  const later = <T>(r: T, close: (r: T) => unknown): T => { cleanups.push(() => close(r)); return r; };
+  try {
+    const mosq: MosquittoInstance = later(await startMosquitto(), (m) => m.stop());
+    const proxy: Proxy = later(await startProxy({ targetPort: mosq.port, seed: 4 }), (p) => p.close());
+    const up = new Ledger(ESP_N), down = new Ledger(ESP_N);
+    const peer: MqttClient = later(await mqttjsClient(mosq.url, { clientId: "soak-esp-peer", clean: false, reconnectPeriod: 500 },
+      (c) => c.on("message", (topic, m, p) => up.deliver(topic, m.toString("latin1"), p.qos))), (c) => endClient(c));
+    peer.on("error", () => {});
+    await peer.subscribeAsync("soak/up/#", { qos: 2 });
+
+    // A fresh cwd with the module where require() finds it.
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "mote-soak-esp-"));
+    cleanups.push(() => fs.rmSync(cwd, { recursive: true, force: true }));
+    fs.mkdirSync(path.join(cwd, "node_modules"));
+    fs.copyFileSync(firmwarePath(), path.join(cwd, "node_modules", "mote-mqtt.js"));
+    const safetyMs = trafficMs + ESP_SETTLE_MS + 30000;
+    fs.writeFileSync(path.join(cwd, "soak.js"), espSoakScript(proxy.port, spreadMs, safetyMs));
+
+    // The interpreter, stdin a pipe that stays open (also the control channel: the console runs what we write).
+    let last: EspLine | undefined, startLine: EspLine | undefined, endLine: EspLine | undefined, halted = false;
+    const seenText: string[] = [];
+    const memTrail: number[] = [];
+    const errLines: string[] = [];
+    let output = "", partial = "";
+    const proc = spawn(bin, ["soak.js"], { cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const exited = new Promise<string>((resolve) => {
+      proc.once("exit", (code, sig) => resolve(sig ? `signal ${sig}` : `code ${code}`));
+      proc.once("error", (e) => resolve(`spawn error ${e.message}`));
+    });
+    let exitInfo: string | undefined;
+    void exited.then((x) => { exitInfo = x; });
+    cleanups.push(async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      await Promise.race([exited, sleep(2000)]);
+      proc.stdin!.destroy();
+    });
+    const feed = (d: Buffer) => {
+      const s = d.toString("latin1");
+      if (output.length < 4e6) output += s;
+      partial += s;
+      const lines = partial.split(/\r?\n/);
+      partial = lines.pop() ?? "";
+      for (const l of lines) {
+        const k = l.indexOf("@@");
+        if (k < 0) continue;
+        let o: EspLine;
+        try { o = JSON.parse(l.slice(k + 2)) as EspLine; } catch { errLines.push(l); continue; }
+        if (o.t === "p") { last = o; if (typeof o.mem === "number") memTrail.push(o.mem); }
+        else if (o.t === "start") startLine = o;
+        else if (o.t === "halted") halted = true;
+        else if (o.t === "seen") seenText[Number(o.o) / 1000] = String(o.s);
+        else if (o.t === "end") endLine = o;
+        else if (o.t === "err") errLines.push(String(o.e));
+      }
+    };
+    proc.stdout!.on("data", feed);
+    proc.stderr!.on("data", feed);
+    const command = (js: string) => { if (!exitInfo) proc.stdin!.write(js + "\n"); };
+    const rx12 = () => { const r = last?.rx as number[] | undefined; return r ? r[1] + r[2] : 0; };
+    const upSent = () => Number(last?.up ?? 0);
+
+    const startBy = Date.now() + 15000;
+    while (!startLine && !exitInfo && Date.now() < startBy) await sleep(50);
+    if (!startLine) {
+      console.log(`the interpreter did not connect and subscribe (${exitInfo ?? "still running"}); output tail:`);
+      console.log(output.split(/\r?\n/).slice(-10).join("\n"));
+      return 2;
+    }
+
+    // down: mqtt.js publishes at the steady rate, a bounded window, at most DOWN_AHEAD QoS 1/2 not yet at the device.
+    let t0 = Date.now(), stopping = false, downNext = 0, peerPending = 0;
+    const due = () => Math.min(ESP_N, Math.ceil((ESP_N * (Date.now() - t0)) / spreadMs));
+    const pumpDown = () => {
+      const limit = due();
+      while (!stopping && downNext < limit && peerPending < PEER_WINDOW && down.sent12 - rx12() < DOWN_AHEAD) {
+        const i = downNext++;
+        peerPending++;
+        down.accepted[i] = 1;
+        down.sent = downNext;
+        if (qosOf(i)) down.sent12++;
+        peer.publish("soak/down/" + qosOf(i), payload(i), { qos: qosOf(i) as 0 | 1 | 2 }, () => { peerPending--; pumpDown(); });
+      }
+    };
+    const downTimer = setInterval(pumpDown, 20);
+    t0 = Date.now();
+    const faults: string[] = [];
+    let cuts = 0;
+    const faultsDone = runFaults(proxy, t0, () => stopping, faults).then((n) => { cuts = n; });
+    const report = (label: string) => {
+      const st = (last?.st ?? {}) as Record<string, unknown>;
+      console.log(`${label} ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s  up ${upSent()}/${up.deliveries}  ` +
+        `down ${down.sent}/${last ? (last.rx as number[]).reduce((a, b) => a + b, 0) : 0}  (sent/delivered)  ` +
+        `${st.connected ? "connected" : "offline  "}  reconnects ${st.reconnects}  inflight ${st.inflight} queued ${st.queued}` +
+        (memTrail.length ? `  usage ${memTrail[memTrail.length - 1]} vars` : ""));
+    };
+    let lastReport = Date.now();
+    while (Date.now() - t0 < trafficMs && !exitInfo && !(upSent() >= ESP_N && downNext >= ESP_N)) {
+      await sleep(100);
+      if (Date.now() - lastReport >= 10000) { lastReport = Date.now(); report("  "); }
+    }
+    const trafficEnd = Date.now() - t0;
+    const offlineTraffic = Number(last?.off ?? 0);
+    stopping = true;
+    clearInterval(downTimer);
+    await faultsDone;
+    proxy.mode("pass", "both");
+    proxy.resume("both");
+    command("halt()");
+    report("traffic stopped at");
+
+    // Settle: link healthy, the device connects at once, everything in flight may arrive.
+    const settleFrom = Date.now();
+    const upSettled = () => {
+      const n = upSent();
+      for (let i = 0; i < n; i++) up.accepted[i] = 1;
+      up.sent = n;
+      return up.missing12() === 0;
+    };
+    while (Date.now() - settleFrom < ESP_SETTLE_MS && !exitInfo) {
+      const st = (last?.st ?? {}) as Record<string, unknown>;
+      if (halted && st.connected && st.inflight === 0 && st.queued === 0 && !peerPending && upSettled() && rx12() >= down.sent12) break;
+      await sleep(200);
+    }
+    await sleep(1000); // room for late duplicates
+    command("stop()");
+    const endBy = Date.now() + 10000;
+    while (!endLine && !exitInfo && Date.now() < endBy) await sleep(50);
+    const exitBy = Date.now() + 3000;
+    while (!exitInfo && Date.now() < exitBy) await sleep(50);
+    const exitNote = exitInfo ?? "still running, killed";
+    if (!exitInfo) proc.kill("SIGKILL");
+    report("settled after");
+
+    // Ledgers: up from the final count of accepted publishes; down from the device's per-message counts.
+    upSettled();
+    const seen = seenText.join("");
+    for (let i = 0; i < seen.length && i < ESP_N; i++) down.seen[i] = seen.charCodeAt(i) - 48;
+    for (let i = 0; i < ESP_N; i++) if (down.seen[i]) { down.deliveries += down.seen[i]; if (qosOf(i)) down.distinct12++; }
+    if (last) { down.foreign = Number(last.foreign) + Number(last.bad); down.wrongQos = Number(last.wq); }
+
+    const wall = (Date.now() - started) / 1000;
+    console.log("");
+    console.log(`traffic ${(trafficEnd / 1000).toFixed(1)} s, settle ${((Date.now() - settleFrom) / 1000).toFixed(1)} s, ` +
+      `wall ${wall.toFixed(1)} s; rate ${Math.round((up.sent + down.sent) / (trafficEnd / 1000))} msg/s both ways together`);
+    let bad = 0;
+    if (seen.length < ESP_N) { console.log(`the device's delivery counts are missing (${seen.length} of ${ESP_N}): down figures incomplete`); bad++; }
+    bad += printTable(up, down);
+    const fin = (endLine ?? last ?? {}) as Record<string, unknown>;
+    const st = (fin.st ?? last?.st ?? {}) as Record<string, number>;
+    console.log(`reconnects ${st.reconnects} (stats), connected ${last?.conns}x, disconnected ${last?.discs}x, ` +
+      `connection attempts at the proxy ${proxy.accepted}; cuts ${cuts}; ` +
+      `offline ${(offlineTraffic / 1000).toFixed(1)} s of ${(trafficEnd / 1000).toFixed(1)} s of traffic`);
+    console.log(`device stats: sent ${st.sent}, received ${st.received}, dropped ${st.dropped}, oversize ${st.oversize}`);
+    console.log(`device errors by code: ${JSON.stringify(endLine?.errs ?? {})}`);
+    console.log(`faults: ${faults.join("; ")}`);
+    console.log(`memory at start: process.memory().usage ${startLine.mem} vars (client object ${startLine.size})`);
+    console.log(`memory at end:   process.memory().usage ${endLine ? endLine.mem : "?"} vars of ${endLine ? endLine.total : "?"} ` +
+      `(client object ${endLine ? endLine.size : "?"}); during traffic every 5 s: min ${Math.min(...memTrail)}, max ${Math.max(...memTrail)}`);
+    console.log(`interpreter: ${exitNote}`);
+    const clean = output.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/).map((l) => l.replace(/^>+/, ""));
+    const uncaught = clean.filter((l) => !l.includes("@@") && /Uncaught|ERROR|[Oo]ut of [Mm]emory|MEMORY/.test(l));
+    if (uncaught.length) { console.log(`interpreter errors: ${uncaught.slice(0, 5).join(" | ")}`); bad++; }
+    if (errLines.length) console.log(`script notes: ${errLines.slice(0, 5).join(" | ")}`);
+    if (up.sent < ESP_N || down.sent < ESP_N) {
+      console.log(`note: the time bound (${ESP_SECONDS} s) stopped traffic before ${ESP_N} messages each way (up ${up.sent}, down ${down.sent})`);
+    }
+    console.log(bad ? "RESULT (Espruino): FAILED (QoS 1/2 loss, QoS 2 duplicate or interpreter error)" : "RESULT (Espruino): ok");
+    return bad ? 1 : 0;
+  } finally {
+    while (cleanups.length) {
+      try { await (cleanups.pop() as () => unknown)(); } catch { /* keep closing the rest */ }
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const bin = process.env.ESPRUINO;
+  let code = 0;
+  if (!(bin && process.env.SOAK_ONLY_ESPRUINO)) code = await simSoak();
+  if (bin) {
+    if (!process.env.SOAK_ONLY_ESPRUINO) console.log("");
+    code = Math.max(code, await espSoak(bin));
+  }
+  return code;
 }
 
 main().then((code) => { process.exitCode = code; }, (e) => { console.error(e); process.exitCode = 2; });
