@@ -112,6 +112,11 @@ export function filtersOf(p: string): string[] {
   return out;
 }
 
+// Inbound topics repeat (a stream of readings, a command topic), and the UTF-8 and wildcard checks
+// run on Espruino's slow regular expressions: the last topic that passed them is remembered.
+// Only valid topics are ever remembered.
+let lastRaw: string | undefined, lastTopic = "";
+
 /**
  * Check and unpack one inbound packet. `oversize` means `body` is only the
  * first bytes of a packet too large to keep: of a PUBLISH the topic and packet
@@ -128,10 +133,15 @@ export function decode(first: number, body: string, oversize?: boolean): Packet 
     if (!qos && flags & 8) throw { code: "protocol", message: "PUBLISH with QoS 0 and DUP set" } as ProtocolError; // [MQTT-3.3.1-2]
     if (n < 2 || (n < start && !oversize)) throw { code: "protocol", message: "PUBLISH shorter than its topic and packet id" } as ProtocolError;
     if (n >= 2 + tl) {
-      const topic = fromUtf8(body.substr(2, tl));
-      // [MQTT-1.5.3-1, MQTT-1.5.3-2, MQTT-3.3.2-2, MQTT-4.7.3-1]
-      if (!tl || topic == undefined || /[+#]/.test(topic)) throw { code: "protocol", message: "PUBLISH topic is empty, not UTF-8 or has a wildcard" } as ProtocolError;
-      p.topic = topic;
+      const raw = body.substr(2, tl);
+      if (raw !== lastRaw) {
+        const topic = fromUtf8(raw);
+        // [MQTT-1.5.3-1, MQTT-1.5.3-2, MQTT-3.3.2-2, MQTT-4.7.3-1]
+        if (!tl || topic == undefined || /[+#]/.test(topic)) throw { code: "protocol", message: "PUBLISH topic is empty, not UTF-8 or has a wildcard" } as ProtocolError;
+        lastRaw = raw;
+        lastTopic = topic;
+      }
+      p.topic = lastTopic;
     }
     if (qos && n >= start) {
       p.id = body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1);

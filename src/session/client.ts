@@ -120,7 +120,8 @@ export class Client {
   _q: string[] = [];         // accepted PUBLISH waiting for the socket or the inflight window
   _ctl: string[] = [];       // SUBSCRIBE/UNSUBSCRIBE waiting for SUBACK/UNSUBACK
   _rx: number[] = [];        // inbound QoS 2 ids acknowledged with PUBREC, not yet released
-  _subs: { [filter: string]: [number, Handler | undefined] } = {};
+  _subs: { [filter: string]: number } = {};          // our filters and their granted QoS
+  _hs: { [filter: string]: Handler } = {};            // the filters given a handler (looped per message)
   _id = 0;                   // last packet id handed out
   _topic = "/";              // last topic name that passed topicError (a valid one to start: never "") ...
   _tbytes = "/";             // ... and its UTF-8 bytes
@@ -274,7 +275,9 @@ export class Client {
     }
     if (!list.length) return this._err("invalid_filter", "no topic filter given");
     for (let i = 0; i < list.length; i++) {
-      if (qos) this._subs[list[i]] = [qos[i], handler]; else delete this._subs[list[i]];
+      const f = list[i];
+      if (qos) this._subs[f] = qos[i]; else delete this._subs[f];
+      if (qos && handler) this._hs[f] = handler; else delete this._hs[f];
     }
     this._send(encodeSubscription(this._nextId(), bytes, qos));
     return true;
@@ -410,6 +413,7 @@ export class Client {
       for (let i = 0; i < f.length; i++) {
         const t = fromUtf8(f[i]) as string;
         delete this._subs[t];
+        delete this._hs[t];
         this.emit("subscribe_failed", t, 0x80);
       }
     } else if (q2) {
@@ -450,7 +454,7 @@ export class Client {
         // One SUBSCRIBE per filter, so a broker refusing one filter cannot take the others with it.
         const ctl = this._ctl;
         for (let k = ctl.length - 1; k >= 0; k--) if (ctl[k].charCodeAt(0) >> 4 == SUBSCRIBE) ctl.splice(k, 1);
-        for (const k in this._subs) ctl.push(encodeSubscription(this._nextId(), [toUtf8(k) as string], [this._subs[k][0]]));
+        for (const k in this._subs) ctl.push(encodeSubscription(this._nextId(), [toUtf8(k) as string], [this._subs[k]]));
       }
       // Unanswered requests, then unacknowledged messages, oldest first [MQTT-4.4.0-1]. A message
       // accepted by publish() is never dropped: into a new session (clean, or the broker lost it)
@@ -474,9 +478,9 @@ export class Client {
         this._n[1]++;
         this.emit("publish", p);
         this.emit("message", topic, m);
-        for (const f in this._subs) {
-          const h = this._subs[f][1];
-          if (h && topicMatches(f, topic)) {
+        for (const f in this._hs) {
+          const h = this._hs[f];
+          if (topicMatches(f, topic)) {
             try {
               h(topic, m, p);
             } catch (x) {
@@ -512,14 +516,15 @@ export class Client {
       if (t == SUBACK && g.length != filters.length) throw { code: "protocol", message: "SUBACK has " + g.length + " return codes for " + filters.length + " filters" };
       this._ctl.splice(k, 1);
       for (let j = 0; j < filters.length; j++) {
-        const f = fromUtf8(filters[j]) as string, sub = this._subs[f];
+        const f = fromUtf8(filters[j]) as string;
         if (t == UNSUBACK) this.emit("unsubscribed", f);
         else if (!(g[j] <= 2)) {
           // Refused (0x80): the filter is not ours any more.
           delete this._subs[f];
+          delete this._hs[f];
           this.emit("subscribe_failed", f, g[j]);
         } else {
-          if (sub) sub[0] = g[j];
+          if (this._subs[f] != undefined) this._subs[f] = g[j];
           this.emit("subscribed", f, g[j]);
         }
       }

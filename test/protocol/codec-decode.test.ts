@@ -247,3 +247,15 @@ describe("decode: oversize mode (body is only the first bytes of a PUBLISH too l
     throwsProtocol(() => decode(0x36, "\x00\x01a\x00\x01" + "x".repeat(50), true), "QoS 3");
   });
 });
+
+test("[MQTT-4.7.3-1] [MQTT-1.5.3-2] the remembered last topic never lets a bad topic through", () => {
+  const pub = (topic: string) => String.fromCharCode(0, topic.length) + topic + "m";
+  // A valid topic, twice (the second time from the cache), then bad ones right after it.
+  assert.equal(decode(0x30, pub("a/b")).topic, "a/b");
+  assert.equal(decode(0x30, pub("a/b")).topic, "a/b");
+  for (const bad of ["", "\x00", "a/+", "a/#", "\xc0\x80"]) {
+    assert.throws(() => decode(0x30, pub(bad)), (e: any) => e.code === "protocol", JSON.stringify(bad));
+    assert.equal(decode(0x30, pub("a/b")).topic, "a/b", "and the valid one still decodes");
+  }
+  assert.equal(decode(0x30, pub("c")).topic, "c");
+});
