@@ -6,8 +6,14 @@ declare var OneWire: any;
 export const board = {
   /** A JSON file from Storage, or undefined when it is missing or not JSON. */
   readJSON: (name: string): any => require("Storage").readJSON(name, true),
-  /** The Wifi module, or undefined where the board has none (Espruino on Linux, a wired board). */
+  /**
+   * The Wifi module, or undefined where the board has none (Espruino on Linux, a wired board).
+   * The built-in module list is asked first: on the 1,600-variable build, requiring a module that
+   * does not exist ran out of memory instead of throwing.
+   */
   wifi: (): any => {
+    const m = process.env.MODULES;
+    if (m && m.split(",").indexOf("Wifi") < 0) return undefined;
     try {
       return require("Wifi");
     } catch (e) {
