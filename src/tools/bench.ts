@@ -13,7 +13,6 @@
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
 // present), BENCH_N (messages on Node, default 5000), BENCH_ESP_N (messages on Espruino, default 1000),
 // BENCH_REPEAT (runs per rate measurement, best shown; default 3).
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -23,6 +22,7 @@ import type { MqttClient } from "mqtt";
 import { SimBoard } from "../host/index.js";
 import { startMosquitto, type MosquittoInstance } from "../../test/support/mosquitto.js";
 import { mqttjsClient, endClient } from "../../test/support/util.js";
+import { runEspruino, type EspruinoRun } from "./espruino-run.js";
 
 // The repository: this file runs as .build/host/src/tools/bench.js.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -388,39 +388,12 @@ interface EspResult {
 
 const OOM_RE = /[Oo]ut of [Mm]emory|OUT OF MEMORY|\bMEMORY\b|New interpreter error/;
 
-/** Runs `bin` on `script` in `cwd` with stdin held open; calls onLine for each "@@" line. */
-function runEspruino(bin: string, cwd: string, script: string, onLine: (tag: string, args: string[]) => void): {
-  proc: ChildProcess; output: () => string; exited: Promise<string>; kill: () => void;
-} {
-  const file = path.join(cwd, "bench.js");
-  fs.writeFileSync(file, script);
-  // stdin: a pipe that stays open (a closed stdin makes the Linux console spin reading NULs).
-  const proc = spawn(bin, ["bench.js"], { cwd, stdio: ["pipe", "pipe", "pipe"] });
-  let out = "", partial = "";
-  const feed = (d: Buffer) => {
-    const s = d.toString("latin1");
-    out += s;
-    partial += s;
-    const lines = partial.split(/\r?\n/);
-    partial = lines.pop() ?? "";
-    for (const l of lines) {
-      const k = l.indexOf("@@");
-      if (k < 0) continue;
-      const parts = l.slice(k + 2).trim().split(/\s+/);
-      try { onLine(parts[0], parts.slice(1)); } catch { /* a bad line is the run's problem, not ours */ }
-    }
-  };
-  proc.stdout!.on("data", feed);
-  proc.stderr!.on("data", feed);
-  const exited = new Promise<string>((resolve) => {
-    proc.once("exit", (code, sig) => resolve(sig ? `signal ${sig}` : `code ${code}`));
-    proc.once("error", (e) => resolve(`spawn error ${e.message}`));
+/** runEspruino with the bench's line format: "@@TAG arg arg ...". */
+function runBench(bin: string, cwd: string, script: string, onLine: (tag: string, args: string[]) => void): EspruinoRun {
+  return runEspruino(bin, cwd, "bench.js", script, (text) => {
+    const parts = text.trim().split(/\s+/);
+    try { onLine(parts[0], parts.slice(1)); } catch { /* a bad line is the run's problem, not ours */ }
   });
-  return {
-    proc, exited,
-    output: () => { const i = out.indexOf("espruino.com/Donate"); return i >= 0 ? out.slice(out.indexOf("\n", i) + 1) : out; },
-    kill: () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL"); },
-  };
 }
 
 /** A fresh temp cwd with the module where require() finds it: node_modules/NAME.js or Storage. */
@@ -434,7 +407,7 @@ async function prepareCwd(bin: string, kind: Kind, file: string, load: "node_mod
   }
   // First run writes the file into Storage (./espruino.flash), as a board keeps its modules.
   let wrote = false;
-  const r = runEspruino(bin, dir,
+  const r = runBench(bin, dir,
     `require("Storage").write(${JSON.stringify(name)}, require("fs").readFileSync(${JSON.stringify(file)}));\n` +
     `print("@@WROTE " + require("Storage").list().join(","));\n`,
     (tag, args) => { if (tag === "WROTE" && args.join(",").split(",").includes(name)) wrote = true; });
@@ -457,7 +430,7 @@ async function espRun(bin: string, broker: MosquittoInstance, kind: Kind, cwd: s
   const safetyMs = receive ? 40000 : 20000;
   let sub: MqttClient | undefined, count: Counter | undefined;
   let pub: MqttClient | undefined;
-  let r: ReturnType<typeof runEspruino> | undefined;
+  let r: EspruinoRun | undefined;
   let t0 = 0, pubDone = false, recvT1 = 0, ended = false;
   let hardKill: NodeJS.Timeout | undefined;
   try {
@@ -466,7 +439,7 @@ async function espRun(bin: string, broker: MosquittoInstance, kind: Kind, cwd: s
     const cnt = s.count;
     count = cnt;
     pub = await mqttjsClient(broker.url, { clientId: "bench-pub-" + run });
-    r = runEspruino(bin, cwd, espScript(kind, broker.port, topics, receive, safetyMs, run), (tag, a) => {
+    r = runBench(bin, cwd, espScript(kind, broker.port, topics, receive, safetyMs, run), (tag, a) => {
       cnt.active = Date.now();
       const num = (k: number) => Number(a[k]);
       if (tag === "REQ") res.req = num(0);

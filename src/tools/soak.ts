@@ -33,7 +33,6 @@
 // (default 120, the traffic bound), then at most 20 s of settling. Same faults, same table.
 // Exit code 1 when a QoS 1/2 message accepted was lost, a QoS 2 message was duplicated, or the board
 // had an uncaught exception.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -45,6 +44,7 @@ import { startMosquitto, type MosquittoInstance } from "../../test/support/mosqu
 import { startProxy, type Proxy } from "../../test/support/proxy.js";
 import { mqttjsClient, endClient } from "../../test/support/util.js";
 import { firmwarePath } from "../../test/session/harness.js";
+import { runEspruino } from "./espruino-run.js";
 
 const num = (name: string, dflt: number) => {
   const v = Number(process.env[name]);
@@ -175,6 +175,33 @@ function printTable(up: Ledger, down: Ledger): number {
   return bad;
 }
 
+/**
+ * The down stream of both soaks: `peer` publishes message i as it falls `due`, with at most
+ * PEER_WINDOW unanswered by the broker and at most DOWN_AHEAD QoS 1/2 messages not yet at the
+ * device (`atDevice12` counts those that arrived). `stop()` ends it; `pending()` is the window.
+ */
+function downStream(peer: MqttClient, down: Ledger, due: () => number, atDevice12: () => number) {
+  let next = 0, pending = 0, stopped = false;
+  const pump = () => {
+    const limit = due();
+    while (!stopped && next < limit && pending < PEER_WINDOW && down.sent12 - atDevice12() < DOWN_AHEAD) {
+      const i = next++;
+      pending++;
+      down.accepted[i] = 1;
+      down.sent = next;
+      if (qosOf(i)) down.sent12++;
+      peer.publish("soak/down/" + qosOf(i), payload(i), { qos: qosOf(i) as 0 | 1 | 2 }, () => { pending--; pump(); });
+    }
+  };
+  const timer = setInterval(pump, 20);
+  return {
+    pump,
+    sent: () => next,
+    pending: () => pending,
+    stop: () => { stopped = true; clearInterval(timer); },
+  };
+}
+
 async function simSoak(): Promise<number> {
   const started = Date.now();
   console.log(`soak: ${N} messages each way (QoS 0/1/2 in turn) spread over ${SECONDS} s; ` +
@@ -242,22 +269,7 @@ async function simSoak(): Promise<number> {
     const memStart = memory();
 
     // down: mqtt.js publishes with a bounded window.
-    let downNext = 0, peerPending = 0, downDone: () => void = () => {};
-    const downFinished = new Promise<void>((r) => { downDone = r; });
-    const ahead = () => down.sent12 - down.distinct12;
-    const pumpDown = () => {
-      const limit = due();
-      while (!stopping && downNext < limit && peerPending < PEER_WINDOW && ahead() < DOWN_AHEAD) {
-        const i = downNext++;
-        peerPending++;
-        down.accepted[i] = 1;
-        down.sent = downNext;
-        if (qosOf(i)) down.sent12++;
-        peer.publish("soak/down/" + qosOf(i), payload(i), { qos: qosOf(i) as 0 | 1 | 2 }, () => { peerPending--; pumpDown(); });
-      }
-      if (downNext >= N && !peerPending) downDone();
-    };
-    const downTimer = setInterval(pumpDown, 20);
+    const downs = downStream(peer, down, due, () => down.distinct12);
 
     // Faults, by traffic time.
     t0 = Date.now();
@@ -275,8 +287,8 @@ async function simSoak(): Promise<number> {
         `reconnects ${st.reconnects}  inflight ${st.inflight} queued ${st.queued}`);
     };
     pumpUp();
-    pumpDown();
-    while (Date.now() < deadline && !(upNext >= N && downNext >= N)) {
+    downs.pump();
+    while (Date.now() < deadline && !(upNext >= N && downs.sent() >= N)) {
       await sleep(100);
       if (Date.now() - lastReport >= 10000) { lastReport = Date.now(); report("  "); }
     }
@@ -284,7 +296,7 @@ async function simSoak(): Promise<number> {
     const offlineTraffic = offlineMs + (offlineSince ? Date.now() - offlineSince : 0);
     stopping = true;
     clearInterval(upTimer);
-    clearInterval(downTimer);
+    downs.stop();
     await faultsDone;
     proxy.mode("pass", "both");
     report("traffic stopped at");
@@ -294,12 +306,10 @@ async function simSoak(): Promise<number> {
     client.connect();
     const settled = () => {
       const st = client.stats();
-      return st.connected && st.inflight === 0 && st.queued === 0 && !peerPending && up.missing12() === 0 && down.missing12() === 0;
+      return st.connected && st.inflight === 0 && st.queued === 0 && !downs.pending() && up.missing12() === 0 && down.missing12() === 0;
     };
     while (Date.now() - settleFrom < SETTLE_MS && !settled()) await sleep(100);
     await sleep(1000); // room for late duplicates
-    downDone();
-    await downFinished;
     report("settled after");
 
     const memEnd = memory();
@@ -449,47 +459,30 @@ async function espSoak(bin: string): Promise<number> {
     fs.mkdirSync(path.join(cwd, "node_modules"));
     fs.copyFileSync(firmwarePath(), path.join(cwd, "node_modules", "mote-mqtt.js"));
     const safetyMs = trafficMs + ESP_SETTLE_MS + 30000;
-    fs.writeFileSync(path.join(cwd, "soak.js"), espSoakScript(proxy.port, spreadMs, safetyMs));
 
     // The interpreter, stdin a pipe that stays open (also the control channel: the console runs what we write).
     let last: EspLine | undefined, startLine: EspLine | undefined, endLine: EspLine | undefined, halted = false;
     const seenText: string[] = [];
     const memTrail: number[] = [];
     const errLines: string[] = [];
-    let output = "", partial = "";
-    const proc = spawn(bin, ["soak.js"], { cwd, stdio: ["pipe", "pipe", "pipe"] });
-    const exited = new Promise<string>((resolve) => {
-      proc.once("exit", (code, sig) => resolve(sig ? `signal ${sig}` : `code ${code}`));
-      proc.once("error", (e) => resolve(`spawn error ${e.message}`));
+    const run = runEspruino(bin, cwd, "soak.js", espSoakScript(proxy.port, spreadMs, safetyMs), (text, line) => {
+      let o: EspLine;
+      try { o = JSON.parse(text) as EspLine; } catch { errLines.push(line); return; }
+      if (o.t === "p") { last = o; if (typeof o.mem === "number") memTrail.push(o.mem); }
+      else if (o.t === "start") startLine = o;
+      else if (o.t === "halted") halted = true;
+      else if (o.t === "seen") seenText[Number(o.o) / 1000] = String(o.s);
+      else if (o.t === "end") endLine = o;
+      else if (o.t === "err") errLines.push(String(o.e));
     });
+    const proc = run.proc, exited = run.exited;
     let exitInfo: string | undefined;
     void exited.then((x) => { exitInfo = x; });
     cleanups.push(async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      run.kill();
       await Promise.race([exited, sleep(2000)]);
       proc.stdin!.destroy();
     });
-    const feed = (d: Buffer) => {
-      const s = d.toString("latin1");
-      if (output.length < 4e6) output += s;
-      partial += s;
-      const lines = partial.split(/\r?\n/);
-      partial = lines.pop() ?? "";
-      for (const l of lines) {
-        const k = l.indexOf("@@");
-        if (k < 0) continue;
-        let o: EspLine;
-        try { o = JSON.parse(l.slice(k + 2)) as EspLine; } catch { errLines.push(l); continue; }
-        if (o.t === "p") { last = o; if (typeof o.mem === "number") memTrail.push(o.mem); }
-        else if (o.t === "start") startLine = o;
-        else if (o.t === "halted") halted = true;
-        else if (o.t === "seen") seenText[Number(o.o) / 1000] = String(o.s);
-        else if (o.t === "end") endLine = o;
-        else if (o.t === "err") errLines.push(String(o.e));
-      }
-    };
-    proc.stdout!.on("data", feed);
-    proc.stderr!.on("data", feed);
     const command = (js: string) => { if (!exitInfo) proc.stdin!.write(js + "\n"); };
     const rx12 = () => { const r = last?.rx as number[] | undefined; return r ? r[1] + r[2] : 0; };
     const upSent = () => Number(last?.up ?? 0);
@@ -498,25 +491,14 @@ async function espSoak(bin: string): Promise<number> {
     while (!startLine && !exitInfo && Date.now() < startBy) await sleep(50);
     if (!startLine) {
       console.log(`the interpreter did not connect and subscribe (${exitInfo ?? "still running"}); output tail:`);
-      console.log(output.split(/\r?\n/).slice(-10).join("\n"));
+      console.log(run.output().split(/\r?\n/).slice(-10).join("\n"));
       return 2;
     }
 
     // down: mqtt.js publishes at the steady rate, a bounded window, at most DOWN_AHEAD QoS 1/2 not yet at the device.
-    let t0 = Date.now(), stopping = false, downNext = 0, peerPending = 0;
+    let t0 = Date.now(), stopping = false;
     const due = () => Math.min(ESP_N, Math.ceil((ESP_N * (Date.now() - t0)) / spreadMs));
-    const pumpDown = () => {
-      const limit = due();
-      while (!stopping && downNext < limit && peerPending < PEER_WINDOW && down.sent12 - rx12() < DOWN_AHEAD) {
-        const i = downNext++;
-        peerPending++;
-        down.accepted[i] = 1;
-        down.sent = downNext;
-        if (qosOf(i)) down.sent12++;
-        peer.publish("soak/down/" + qosOf(i), payload(i), { qos: qosOf(i) as 0 | 1 | 2 }, () => { peerPending--; pumpDown(); });
-      }
-    };
-    const downTimer = setInterval(pumpDown, 20);
+    const downs = downStream(peer, down, due, rx12);
     t0 = Date.now();
     const faults: string[] = [];
     let cuts = 0;
@@ -529,14 +511,14 @@ async function espSoak(bin: string): Promise<number> {
         (memTrail.length ? `  usage ${memTrail[memTrail.length - 1]} vars` : ""));
     };
     let lastReport = Date.now();
-    while (Date.now() - t0 < trafficMs && !exitInfo && !(upSent() >= ESP_N && downNext >= ESP_N)) {
+    while (Date.now() - t0 < trafficMs && !exitInfo && !(upSent() >= ESP_N && downs.sent() >= ESP_N)) {
       await sleep(100);
       if (Date.now() - lastReport >= 10000) { lastReport = Date.now(); report("  "); }
     }
     const trafficEnd = Date.now() - t0;
     const offlineTraffic = Number(last?.off ?? 0);
     stopping = true;
-    clearInterval(downTimer);
+    downs.stop();
     await faultsDone;
     proxy.mode("pass", "both");
     proxy.resume("both");
@@ -553,7 +535,7 @@ async function espSoak(bin: string): Promise<number> {
     };
     while (Date.now() - settleFrom < ESP_SETTLE_MS && !exitInfo) {
       const st = (last?.st ?? {}) as Record<string, unknown>;
-      if (halted && st.connected && st.inflight === 0 && st.queued === 0 && !peerPending && upSettled() && rx12() >= down.sent12) break;
+      if (halted && st.connected && st.inflight === 0 && st.queued === 0 && !downs.pending() && upSettled() && rx12() >= down.sent12) break;
       await sleep(200);
     }
     await sleep(1000); // room for late duplicates
@@ -592,7 +574,7 @@ async function espSoak(bin: string): Promise<number> {
     console.log(`memory at end:   process.memory().usage ${endLine ? endLine.mem : "?"} vars of ${endLine ? endLine.total : "?"} ` +
       `(client object ${endLine ? endLine.size : "?"}); during traffic every 5 s: min ${Math.min(...memTrail)}, max ${Math.max(...memTrail)}`);
     console.log(`interpreter: ${exitNote}`);
-    const clean = output.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/).map((l) => l.replace(/^>+/, ""));
+    const clean = run.output().replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/).map((l) => l.replace(/^>+/, ""));
     const uncaught = clean.filter((l) => !l.includes("@@") && /Uncaught|ERROR|[Oo]ut of [Mm]emory|MEMORY/.test(l));
     if (uncaught.length) { console.log(`interpreter errors: ${uncaught.slice(0, 5).join(" | ")}`); bad++; }
     if (errLines.length) console.log(`script notes: ${errLines.slice(0, 5).join(" | ")}`);
