@@ -62,6 +62,9 @@ const terserOptions = DEBUG
         booleans_as_integers: false,
         // Drop unused trailing parameters: every parameter costs a variable per function on the board.
         keep_fargs: false,
+        // No single-use function turned into an IIFE at its call site: Espruino would build that
+        // function object again on every call (decode per packet, the PUBLISH encoder per publish).
+        reduce_funcs: false,
         pure_getters: "strict",
         drop_debugger: true,
       },

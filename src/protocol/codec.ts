@@ -91,12 +91,19 @@ export function encodeSubscription(id: number, filters: string[], qos?: number[]
   return frame((qos ? SUBSCRIBE : UNSUBSCRIBE) << 4 | 2, body);
 }
 
-/** Packet identifier of an encoded PUBLISH (QoS > 0), PUBREL, SUBSCRIBE or UNSUBSCRIBE. */
-export function idOf(p: string): number {
-  let i = 1;
-  while (p.charCodeAt(i++) & 128); // skip the remaining length
-  if (p.charCodeAt(0) >> 4 == PUBLISH) i += 2 + (p.charCodeAt(i) << 8 | p.charCodeAt(i + 1));
-  return p.charCodeAt(i) << 8 | p.charCodeAt(i + 1);
+/**
+ * Index in `list` of the encoded PUBLISH (QoS > 0), PUBREL, SUBSCRIBE or
+ * UNSUBSCRIBE with packet identifier `id`, or -1.
+ */
+export function findId(list: string[], id: number): number {
+  for (let k = 0; k < list.length; k++) {
+    const p = list[k];
+    let i = 1;
+    while (p.charCodeAt(i++) & 128); // skip the remaining length
+    if (p.charCodeAt(0) >> 4 == PUBLISH) i += 2 + (p.charCodeAt(i) << 8 | p.charCodeAt(i + 1));
+    if ((p.charCodeAt(i) << 8 | p.charCodeAt(i + 1)) == id) return k;
+  }
+  return -1;
 }
 
 /** Filters (UTF-8 bytes) listed in an encoded SUBSCRIBE or UNSUBSCRIBE. */
@@ -126,33 +133,39 @@ let lastRaw: string | undefined, lastTopic = "";
  */
 export function decode(first: number, body: string, oversize?: boolean): Packet {
   const type = first >> 4, flags = first & 15, n = body.length;
+  // On the board every call reads the function's whole text: PUBLISH, the
+  // packet that comes by the thousand, is decoded here and the rest elsewhere.
+  if (type != PUBLISH) return decodeControl(type, flags, body, !!oversize);
   const p: Packet = { type: type, id: 0 };
-  if (type == PUBLISH) {
-    const qos = flags >> 1 & 3, tl = body.charCodeAt(0) << 8 | body.charCodeAt(1), start = 2 + tl + (qos ? 2 : 0);
-    if (qos == 3) throw { code: "protocol", message: "PUBLISH with QoS 3" } as ProtocolError;
-    if (!qos && flags & 8) throw { code: "protocol", message: "PUBLISH with QoS 0 and DUP set" } as ProtocolError; // [MQTT-3.3.1-2]
-    if (n < 2 || (n < start && !oversize)) throw { code: "protocol", message: "PUBLISH shorter than its topic and packet id" } as ProtocolError;
-    if (n >= 2 + tl) {
-      const raw = body.substr(2, tl);
-      if (raw !== lastRaw) {
-        const topic = fromUtf8(raw);
-        // [MQTT-1.5.3-1, MQTT-1.5.3-2, MQTT-3.3.2-2, MQTT-4.7.3-1]
-        if (!tl || topic == undefined || /[+#]/.test(topic)) throw { code: "protocol", message: "PUBLISH topic is empty, not UTF-8 or has a wildcard" } as ProtocolError;
-        lastRaw = raw;
-        lastTopic = topic;
-      }
-      p.topic = lastTopic;
+  const qos = flags >> 1 & 3, tl = body.charCodeAt(0) << 8 | body.charCodeAt(1), start = 2 + tl + (qos ? 2 : 0);
+  if (qos == 3) throw { code: "protocol", message: "PUBLISH with QoS 3" } as ProtocolError;
+  if (!qos && flags & 8) throw { code: "protocol", message: "PUBLISH with QoS 0 and DUP set" } as ProtocolError; // [MQTT-3.3.1-2]
+  if (n < 2 || (n < start && !oversize)) throw { code: "protocol", message: "PUBLISH shorter than its topic and packet id" } as ProtocolError;
+  if (n >= 2 + tl) {
+    const raw = body.substr(2, tl);
+    if (raw !== lastRaw) {
+      const topic = fromUtf8(raw);
+      // [MQTT-1.5.3-1, MQTT-1.5.3-2, MQTT-3.3.2-2, MQTT-4.7.3-1]
+      if (!tl || topic == undefined || /[+#]/.test(topic)) throw { code: "protocol", message: "PUBLISH topic is empty, not UTF-8 or has a wildcard" } as ProtocolError;
+      lastRaw = raw;
+      lastTopic = topic;
     }
-    if (qos && n >= start) {
-      p.id = body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1);
-      if (!p.id) throw { code: "protocol", message: "PUBLISH with packet id 0" } as ProtocolError;
-    }
-    p.qos = qos;
-    p.dup = !!(flags & 8);
-    p.retain = !!(flags & 1);
-    p.message = oversize ? "" : body.substr(start);
-    return p;
+    p.topic = lastTopic;
   }
+  if (qos && n >= start) {
+    p.id = body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1);
+    if (!p.id) throw { code: "protocol", message: "PUBLISH with packet id 0" } as ProtocolError;
+  }
+  p.qos = qos;
+  p.dup = !!(flags & 8);
+  p.retain = !!(flags & 1);
+  p.message = oversize ? "" : body.substr(start);
+  return p;
+}
+
+/** `decode` for every type but PUBLISH. */
+function decodeControl(type: number, flags: number, body: string, oversize: boolean): Packet {
+  const n = body.length, p: Packet = { type: type, id: 0 };
   // Types a broker sends besides PUBLISH, as bits: CONNACK, PUBACK, PUBREC,
   // PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP.
   if (!(0x2af4 >> type & 1)) throw { code: "protocol", message: "a broker never sends packet type " + type } as ProtocolError;

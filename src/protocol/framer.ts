@@ -5,15 +5,20 @@
 // One Framer serves one connection: a new connection gets a new Framer.
 import type { ProtocolError } from "./codec.js";
 
-/** Called per packet: first header byte, body (remaining-length bytes), oversize flag. */
-export type PacketSink = (first: number, body: string, oversize: boolean) => void;
+/**
+ * Takes the packets: first header byte, body (remaining-length bytes), oversize
+ * flag. An object rather than a callback: on the board a closure made per
+ * connection costs more than the framer itself.
+ */
+export interface PacketSink { _packet(first: number, body: string, oversize: boolean): void }
 
 export class Framer {
   _pending = "";   // bytes of an incomplete packet, from its first header byte
   _skip = 0;       // bytes of an oversize packet still to drop
   _first = 0;      // first byte of the oversize packet being dropped
   _head = "";      // the kept start of the oversize packet's body
-  constructor(public _max: number, public _sink: PacketSink) {}
+  /** `_sink` may be cleared at any time (even by the sink itself): the rest of the stream is then dropped. */
+  constructor(public _max: number, public _sink: PacketSink | undefined) {}
 
   /** Feed the next bytes from the connection; throws a ProtocolError on a malformed length. */
   push(chunk: string) {
@@ -22,7 +27,7 @@ export class Framer {
     const data = this._pending ? this._pending + chunk : chunk, n = data.length;
     let pos = 0;
     this._pending = "";
-    while (pos < n) {
+    while (pos < n && this._sink) {
       if (this._skip) {
         const take = Math.min(this._skip, n - pos), room = this._max - this._head.length;
         if (room > 0) this._head += data.substr(pos, Math.min(take, room));
@@ -31,7 +36,7 @@ export class Framer {
         if (!this._skip) {
           const head = this._head;
           this._head = "";
-          this._sink(this._first, head, true);
+          this._sink._packet(this._first, head, true);
         }
         continue;
       }
@@ -48,11 +53,11 @@ export class Framer {
         this._first = data.charCodeAt(pos);
         this._skip = len;
         pos = i;
-        if (!len) this._sink(this._first, "", true);
+        if (!len) this._sink._packet(this._first, "", true);
         continue;
       }
       if (i + len > n) { this._pending = data.substr(pos); return; }
-      this._sink(data.charCodeAt(pos), data.substr(i, len), false);
+      this._sink._packet(data.charCodeAt(pos), data.substr(i, len), false);
       pos = i + len;
     }
   }

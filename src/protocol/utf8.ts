@@ -3,12 +3,13 @@
 // must be well-formed UTF-8 without U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2]:
 // decoding answers `undefined` for anything a peer must not send.
 
-// Plain ASCII without NUL is the common case and is its own encoding.
-const ASCII = /^[\x01-\x7f]*$/;
+// Plain ASCII without NUL is the common case and is its own encoding. The
+// pattern is written out in each function: a module-level RegExp would hold
+// eleven variables on the board for as long as the module is loaded.
 
 /** JS text -> UTF-8 bytes; undefined if it holds a lone surrogate (not text). */
 export function toUtf8(text: string): string | undefined {
-  if (ASCII.test(text)) return text;
+  if (/^[\x01-\x7f]*$/.test(text)) return text;
   let out = "";
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
@@ -33,7 +34,7 @@ export function toUtf8(text: string): string | undefined {
  * U+FEFF is kept as it is [MQTT-1.5.3-3].
  */
 export function fromUtf8(bytes: string): string | undefined {
-  if (ASCII.test(bytes)) return bytes;
+  if (/^[\x01-\x7f]*$/.test(bytes)) return bytes;
   let out = "";
   for (let i = 0; i < bytes.length;) {
     const b = bytes.charCodeAt(i++);

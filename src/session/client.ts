@@ -7,31 +7,40 @@
 // handlers run after the current code), which every object has on the board
 // and the host simulator provides.
 //
-// Memory shapes this file: on the board each method costs about six
-// variables and each field about one, so inbound handling is one method
-// (`_packet`) and packets in flight are kept as their encoded bytes.
+// Memory shapes this file. On the board a function costs five variables plus
+// one per parameter, a field about one, and a closure made at run time about
+// twelve (its scope and `this` are kept with it). So inbound handling is one
+// method (`_packet`), packets in flight are kept as their encoded bytes, and
+// socket and timer callbacks are shared functions, made once at load, that
+// find their client through the socket (`socket.c`) or the timer's argument.
 import {
   CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBACK,
   PINGREQ_PACKET, DISCONNECT_PACKET, Packet,
-  decode, encodeAck, encodeConnect, encodePublish, encodeSubscription, filtersOf, idOf,
+  decode, encodeAck, encodeConnect, encodePublish, encodeSubscription, filtersOf, findId,
 } from "../protocol/codec.js";
 import { Framer } from "../protocol/framer.js";
 import { topicError, topicMatches } from "../protocol/topic.js";
 import { fromUtf8, toUtf8 } from "../protocol/utf8.js";
 
-/** What a socket from the platform offers (Espruino's net/tls socket). */
+/**
+ * What a socket from the platform offers (Espruino's net/tls socket). Its
+ * listeners run with `this` set to the socket, as on Espruino.
+ */
 export interface Socket {
   write(data: string): unknown;
   end(): void;
-  on(event: string, handler: (arg?: any) => void): void;
+  on(event: string, handler: (this: Socket, arg?: any) => void): void;
+  /** The client this socket serves; cleared when the client leaves the connection. */
+  c?: Client;
 }
 
 /** The platform seam: everything the session needs from the board. */
 export interface Platform {
   /** Open a TCP (tls falsy) or TLS connection; throws {code:"unsupported"} without TLS. */
-  open(host: string, port: number, tls: unknown, onOpen: () => void): Socket;
-  after(fn: () => void, ms: number): unknown;
-  every(fn: () => void, ms: number): unknown;
+  open(host: string, port: number, tls: unknown, onOpen: (this: Socket) => void): Socket;
+  /** Timers call `fn(arg)`, as Espruino's setTimeout(fn, ms, arg) does: no closure needed. */
+  after(fn: (c: Client) => void, ms: number, arg: Client): unknown;
+  every(fn: (c: Client) => void, ms: number, arg: Client): unknown;
   cancel(timer: unknown): void;   // never called with undefined (Espruino throws)
   now(): number;                  // milliseconds
   random(): number;
@@ -89,10 +98,116 @@ export function toBytes(m: unknown): string {
   return String(m);
 }
 
-/** Index of the encoded packet with packet id `id` in `list`, or -1. */
-function find(list: string[], id: number): number {
-  for (let i = 0; i < list.length; i++) if (idOf(list[i]) == id) return i;
-  return -1;
+// ---- callbacks shared by every connection ----
+// Each runs for one socket (`this`) and does nothing once its client has left
+// that socket (`c` cleared): events still queued from an old connection must
+// not touch the next one.
+
+function onOpen(this: Socket) {
+  const c = this.c;
+  if (c) c._write(c._connect);
+}
+
+function onData(this: Socket, d: string) {
+  const c = this.c;
+  if (!c) return;
+  try {
+    (c._fr as Framer).push(d);
+  } catch (e) {
+    // Malformed or forbidden input closes the connection [MQTT-4.8.0-1], never an uncaught exception.
+    // Unless a packet earlier in this chunk already left it (a refused CONNACK): closing twice
+    // would schedule a second reconnect and leak a socket.
+    const x = e as { code?: string; message: string };
+    if (this.c) c._close(x.message, x.code || "protocol", "protocol error from broker: " + x.message);
+  }
+}
+
+function onDrain(this: Socket) {
+  const c = this.c;
+  if (!c) return;
+  c._busy = 0;
+  c._pump();
+}
+
+function onError(this: Socket, e: { message?: string }) {
+  const c = this.c;
+  if (c) c._err("socket", "connection to " + c._host + ": " + (e && e.message));
+}
+
+/**
+ * The connection closed. Some brokers answer what they do not support by
+ * closing it: RabbitMQ a refused SUBSCRIBE, NATS a QoS 2 PUBLISH. Resending it
+ * after every reconnect would loop forever, so when the broker closes twice
+ * in a row with the same request unanswered, that request is given up: the
+ * filters are reported with `subscribe_failed`, and QoS 2 messages go on at
+ * QoS 1 (still delivered, at least once).
+ */
+function onClose(this: Socket) {
+  const c = this.c;
+  if (!c) return;
+  if (!c._up) return c._close("connection failed");
+  let k = 0, sub = c._ctl[0], q2 = "";
+  while (sub && sub.charCodeAt(0) >> 4 != SUBSCRIBE) sub = c._ctl[++k];
+  for (let i = 0; i < c._out.length && !q2; i++) if ((c._out[i].charCodeAt(0) & 6) == 4) q2 = c._out[i];
+  // On reconnect subscriptions go before messages, so a pending SUBSCRIBE is
+  // the suspect; it is known by its filters, as a new session resends it
+  // with a new packet id. NUL cannot occur in a filter.
+  const key = sub ? "\0" + filtersOf(sub).join("\0") : q2, last = c._suspect;
+  c._suspect = key;
+  // Such a broker closes as soon as the request arrives again after the reconnect; a link that
+  // merely dropped twice rarely does so within seconds of a new CONNACK with the same request pending.
+  if (!key || key != last || c._p.now() - c._since > 5000) return c._close("connection lost");
+  if (sub) {
+    c._ctl.splice(k, 1);
+    const f = filtersOf(sub);
+    for (let i = 0; i < f.length; i++) {
+      const t = fromUtf8(f[i]) as string;
+      delete c._subs[t];
+      delete c._hs[t];
+      c.emit("subscribe_failed", t, 0x80);
+    }
+  } else if (q2) {
+    c._qos2 = false;
+    c._err("qos2_refused", "the broker closes the connection on QoS 2 messages: sending them at QoS 1");
+    const lists = [c._out, c._q];
+    for (let j = 0; j < 2; j++) {
+      for (let i = 0; i < lists[j].length; i++) {
+        const p = lists[j][i], b = p.charCodeAt(0);
+        // QoS bits 10 -> 01; a PUBREL (type 6, flags 0010) is left alone.
+        if (b >> 4 == PUBLISH && (b & 6) == 4) lists[j][i] = String.fromCharCode(b ^ 6) + p.substr(1);
+      }
+    }
+  }
+  c._suspect = "";
+  c._close("connection lost");
+}
+
+/**
+ * The client's one timer. Without a socket it is the reconnect: open the next
+ * connection. With one it is the keep-alive, checked ten times per period (at
+ * most 5 s apart) so each deadline holds within a tenth of it: PINGREQ once
+ * nothing was sent for (just under) the keep-alive period [MQTT-3.1.2-23], or,
+ * for a client that only publishes, nothing was heard for two periods; the
+ * connection is dead when the PINGRESP is late (half the period) or the
+ * CONNACK is (half the period, at least 10 s from opening the socket: TLS on
+ * an ESP32 takes seconds).
+ */
+function timer(c: Client) {
+  if (!c._sock) {
+    c._timer = undefined;
+    c._n[4]++;
+    return c._open();
+  }
+  const now = c._p.now(), ka = c._ka;
+  if (c._wait) {
+    if (now - c._wait >= (c._up ? ka / 2 : Math.max(ka / 2, 10000))) {
+      c._close("keep-alive timeout", "timeout",
+        (c._up ? "no PINGRESP" : "no CONNACK") + " within " + Math.round((now - c._wait) / 1000) + " s");
+    }
+  } else if (c._up && (now - c._sent + Math.min(ka / 10, 5000) > ka || now - c._heard > 2 * ka)) {
+    c._write(PINGREQ_PACKET);
+    c._wait = now;
+  }
 }
 
 export class Client {
@@ -111,7 +226,7 @@ export class Client {
   _busy = 0;                 // bytes written since the socket last said "drain"
   _held = false;             // a publish was queued or refused since the queue was last empty
   _qos2 = true;              // false once the broker showed it closes on QoS 2 publishes
-  _suspect = "";             // what was unanswered at the last close by the broker (see _refused)
+  _suspect = "";             // what was unanswered at the last close by the broker (see onClose)
   _fr: Framer | undefined;   // the current connection's framer
   _sock: Socket | undefined;
   _up = false;               // CONNACK accepted on the current socket
@@ -127,8 +242,7 @@ export class Client {
   _tbytes = "/";             // ... and its UTF-8 bytes
   _n = [0, 0, 0, 0, 0];      // sent, received, dropped, oversize, reconnects
   _tries = 0;                // failed or short-lived connections in a row (drives the backoff)
-  _tick: unknown;            // keep-alive check while a socket is open
-  _timer: unknown;           // pending reconnect
+  _timer: unknown;           // keep-alive check while a socket is open, else the pending reconnect
   _sent = 0;                 // when we last wrote a packet
   _heard = 0;                // when we last received one
   _wait = 0;                 // when we sent CONNECT or PINGREQ still unanswered (0: none)
@@ -189,9 +303,11 @@ export class Client {
   /** Connect now (also cancels a pending backoff); reconnects on loss unless `reconnect: false`. */
   connect(): this {
     this._want = true;
-    if (this._timer) this._p.cancel(this._timer);
-    this._timer = undefined;
-    if (!this._sock) this._open();
+    if (!this._sock) {
+      if (this._timer) this._p.cancel(this._timer);
+      this._timer = undefined;
+      this._open();
+    }
     return this;
   }
 
@@ -288,9 +404,7 @@ export class Client {
   _open() {
     let s: Socket;
     try {
-      s = this._p.open(this._host, this._port, this._tls, () => {
-        if (s == this._sock) this._write(this._connect);
-      });
+      s = this._p.open(this._host, this._port, this._tls, onOpen);
     } catch (e) {
       // Espruino throws here for a refused port or an unknown host (retried
       // like any failed connection); the platform throws code "unsupported"
@@ -299,64 +413,21 @@ export class Client {
       if (x.code == "unsupported") this._want = false;
       return this._close("connection failed", x.code || "connect", "cannot connect to " + this._host + ": " + x.message);
     }
-    // Packets still in a chunk after this connection was left (a handler may
-    // even have opened the next one) belong to no one.
-    const fr: Framer = new Framer(this._maxP, (first, body, oversize) => {
-      if (fr == this._fr) this._packet(first, body, oversize);
-    });
+    s.c = this;
     this._sock = s;
-    this._fr = fr;
+    // One framer per connection: bytes of the last one must not run into this one.
+    this._fr = new Framer(this._maxP, this);
     // The CONNACK deadline runs from here: a TCP connect or TLS handshake
     // that never completes must not hang the client either.
     this._sent = this._heard = this._wait = this._p.now();
     // No write limit until the socket shows it reports "drain" (Espruino does
     // right after connecting): a socket that never does must not stall the queue.
     this._busy = -1e9;
-    s.on("data", (d: string) => {
-      if (s != this._sock) return;
-      try {
-        fr.push(d);
-      } catch (e) {
-        // Malformed or forbidden input closes the connection [MQTT-4.8.0-1], never an uncaught exception.
-        // Unless a packet earlier in this chunk already left it (a refused CONNACK): closing twice
-        // would schedule a second reconnect and leak a socket.
-        const x = e as { code?: string; message: string };
-        if (s == this._sock) this._close(x.message, x.code || "protocol", "protocol error from broker: " + x.message);
-      }
-    });
-    s.on("drain", () => {
-      if (s != this._sock) return;
-      this._busy = 0;
-      this._pump();
-    });
-    s.on("error", (e: { message?: string }) => {
-      if (s == this._sock) this._err("socket", "connection to " + this._host + ": " + (e && e.message));
-    });
-    s.on("close", () => {
-      if (s != this._sock) return;
-      if (this._up) this._refused();
-      this._close(this._up ? "connection lost" : "connection failed");
-    });
-    // Keep-alive, checked ten times per period (at most 5 s apart) so each
-    // deadline holds within a tenth of it: PINGREQ once nothing was sent for
-    // (just under) the keep-alive period [MQTT-3.1.2-23], or, for a client
-    // that only publishes, nothing was heard for two periods; the connection
-    // is dead when the PINGRESP is late (half the period) or the CONNACK is
-    // (half the period, at least 10 s from opening the socket: TLS on an ESP32
-    // takes seconds).
-    const ka = this._ka, step = Math.min(ka / 10, 5000);
-    this._tick = this._p.every(() => {
-      const now = this._p.now();
-      if (this._wait) {
-        if (now - this._wait >= (this._up ? ka / 2 : Math.max(ka / 2, 10000))) {
-          this._close("keep-alive timeout", "timeout",
-            (this._up ? "no PINGRESP" : "no CONNACK") + " within " + Math.round((now - this._wait) / 1000) + " s");
-        }
-      } else if (this._up && (now - this._sent + step > ka || now - this._heard > 2 * ka)) {
-        this._write(PINGREQ_PACKET);
-        this._wait = now;
-      }
-    }, step);
+    s.on("data", onData);
+    s.on("drain", onDrain);
+    s.on("error", onError);
+    s.on("close", onClose);
+    this._timer = this._p.every(timer, Math.min(this._ka / 10, 5000), this);
   }
 
   /**
@@ -366,78 +437,69 @@ export class Client {
   _close(reason: string, code?: string, message?: string) {
     const p = this._p, s = this._sock, wasUp = this._up;
     if (code) this._err(code, message as string);
-    if (this._tick) p.cancel(this._tick);
-    this._sock = this._fr = this._tick = undefined;
+    if (this._timer) p.cancel(this._timer);
+    // Detach the socket and the framer: events and packets still queued from them are ignored.
+    if (this._fr) this._fr._sink = undefined;
+    this._sock = this._fr = this._timer = undefined;
     this._up = false;
     this._wait = 0;
-    if (s) s.end();
+    if (s) {
+      s.c = undefined;
+      s.end();
+    }
     if (wasUp) {
       if (p.now() - this._since >= STABLE) this._tries = 0;
       this.emit("disconnected", reason);
     }
-    if (this._want && this._retry && !this._timer) {
+    if (this._want && this._retry) {
       // 1 s doubling to 60 s, each delay jittered down to half so a fleet that
       // lost the same broker does not come back in step.
       const d = Math.min(MAX_BACKOFF, 1000 * Math.pow(2, this._tries++));
-      this._timer = p.after(() => {
-        this._timer = undefined;
-        this._n[4]++;
-        this._open();
-      }, d / 2 + p.random() * d / 2);
+      this._timer = p.after(timer, d / 2 + p.random() * d / 2, this);
     }
-  }
-
-  /**
-   * Some brokers answer what they do not support by closing the connection:
-   * RabbitMQ a refused SUBSCRIBE, NATS a QoS 2 PUBLISH. Resending it after
-   * every reconnect would loop forever, so when the broker closes twice in a
-   * row with the same request unanswered, that request is given up: the
-   * filters are reported with `subscribe_failed`, and QoS 2 messages go on at
-   * QoS 1 (still delivered, at least once).
-   */
-  _refused() {
-    let k = 0, sub = this._ctl[0], q2 = "";
-    while (sub && sub.charCodeAt(0) >> 4 != SUBSCRIBE) sub = this._ctl[++k];
-    for (let i = 0; i < this._out.length && !q2; i++) if ((this._out[i].charCodeAt(0) & 6) == 4) q2 = this._out[i];
-    // On reconnect subscriptions go before messages, so a pending SUBSCRIBE is
-    // the suspect; it is known by its filters, as a new session resends it
-    // with a new packet id. NUL cannot occur in a filter.
-    const key = sub ? "\0" + filtersOf(sub).join("\0") : q2, last = this._suspect;
-    this._suspect = key;
-    // Such a broker closes as soon as the request arrives again after the reconnect; a link that
-    // merely dropped twice rarely does so within seconds of a new CONNACK with the same request pending.
-    if (!key || key != last || this._p.now() - this._since > 5000) return;
-    if (sub) {
-      this._ctl.splice(k, 1);
-      const f = filtersOf(sub);
-      for (let i = 0; i < f.length; i++) {
-        const t = fromUtf8(f[i]) as string;
-        delete this._subs[t];
-        delete this._hs[t];
-        this.emit("subscribe_failed", t, 0x80);
-      }
-    } else if (q2) {
-      this._qos2 = false;
-      this._err("qos2_refused", "the broker closes the connection on QoS 2 messages: sending them at QoS 1");
-      const lists = [this._out, this._q];
-      for (let j = 0; j < 2; j++) {
-        for (let i = 0; i < lists[j].length; i++) {
-          const p = lists[j][i], b = p.charCodeAt(0);
-          // QoS bits 10 -> 01; a PUBREL (type 6, flags 0010) is left alone.
-          if (b >> 4 == PUBLISH && (b & 6) == 4) lists[j][i] = String.fromCharCode(b ^ 6) + p.substr(1);
-        }
-      }
-    }
-    this._suspect = "";
   }
 
   // ---- inbound ----
 
-  /** One packet from the broker (decoded here; a ProtocolError thrown here closes the connection). */
+  /**
+   * One packet from the broker, from the current connection's Framer (decoded
+   * here; a ProtocolError thrown here closes the connection).
+   */
   _packet(first: number, body: string, oversize: boolean) {
-    const p = decode(first, body, oversize), t = p.type, id = p.id, out = this._out;
+    const p = decode(first, body, oversize), id = p.id;
     this._heard = this._p.now();
     this._wait = 0;
+    // Messages take this short path: on the board every call of a function
+    // reads its whole text, so the other packet types are handled in _control.
+    if (p.type != PUBLISH) return this._control(p);
+    if (!this._up) throw { code: "protocol", message: "packet type 3 before CONNACK" };
+    const qos = p.qos as number, topic = p.topic as string, m = p.message as string;
+    if (oversize) this._n[3]++, this._err("oversize", "dropped a message larger than max_packet on " + topic);
+    // Exactly once: a QoS 2 id already acknowledged with PUBREC is a resend, not a new message.
+    const fresh = qos < 2 || this._rx.indexOf(id) < 0;
+    if (qos == 2) { if (fresh) this._rx.push(id); }
+    if (fresh && !oversize) {
+      this._n[1]++;
+      this.emit("publish", p);
+      this.emit("message", topic, m);
+      for (const f in this._hs) {
+        const h = this._hs[f];
+        if (topicMatches(f, topic)) {
+          try {
+            h(topic, m, p);
+          } catch (x) {
+            this._err("handler", "handler of " + f + " threw: " + (x as Error).message);
+          }
+        }
+      }
+    }
+    // A handler may have left this connection (disconnect(), even connect() again): no ack then.
+    if (qos && id && this._up) this._write(encodeAck(qos == 2 ? PUBREC : PUBACK, id));
+  }
+
+  /** Any packet from the broker but PUBLISH. */
+  _control(p: Packet) {
+    const t = p.type, id = p.id, out = this._out;
     if (t == CONNACK) {
       const rc = p.returnCode as number;
       if (this._up) throw { code: "protocol", message: "second CONNACK" };
@@ -468,31 +530,8 @@ export class Client {
       return;
     }
     if (!this._up) throw { code: "protocol", message: "packet type " + t + " before CONNACK" };
-    if (t == PUBLISH) {
-      const qos = p.qos as number, topic = p.topic as string, m = p.message as string;
-      if (oversize) this._n[3]++, this._err("oversize", "dropped a message larger than max_packet on " + topic);
-      // Exactly once: a QoS 2 id already acknowledged with PUBREC is a resend, not a new message.
-      const fresh = qos < 2 || this._rx.indexOf(id) < 0;
-      if (qos == 2) { if (fresh) this._rx.push(id); }
-      if (fresh && !oversize) {
-        this._n[1]++;
-        this.emit("publish", p);
-        this.emit("message", topic, m);
-        for (const f in this._hs) {
-          const h = this._hs[f];
-          if (topicMatches(f, topic)) {
-            try {
-              h(topic, m, p);
-            } catch (x) {
-              this._err("handler", "handler of " + f + " threw: " + (x as Error).message);
-            }
-          }
-        }
-      }
-      // A handler may have left this connection (disconnect(), even connect() again): no ack then.
-      if (qos && id && this._up) this._write(encodeAck(qos == 2 ? PUBREC : PUBACK, id));
-    } else if (t == PUBACK || t == PUBREC || t == PUBCOMP) {
-      const i = find(out, id), e = out[i];
+    if (t == PUBACK || t == PUBREC || t == PUBCOMP) {
+      const i = findId(out, id), e = out[i];
       if (t == PUBREC) {
         // Answer even an unknown PUBREC, or the broker would hold the message forever.
         const rel = encodeAck(PUBREL, id);
@@ -509,7 +548,7 @@ export class Client {
       if (k >= 0) this._rx.splice(k, 1);
       this._write(encodeAck(PUBCOMP, id));
     } else if (t == SUBACK || t == UNSUBACK) {
-      const k = find(this._ctl, id), req = this._ctl[k], g = p.granted || [];
+      const k = findId(this._ctl, id), req = this._ctl[k], g = p.granted || [];
       if (!req || (req.charCodeAt(0) >> 4 == SUBSCRIBE) != (t == SUBACK)) return;
       const filters = filtersOf(req);
       // One return code per filter, in order [MQTT-3.9.3-1]; a shorter list would report "undefined".
@@ -587,7 +626,7 @@ export class Client {
   _nextId(): number {
     do {
       this._id = this._id % 65535 + 1;
-    } while (find(this._out, this._id) >= 0 || find(this._q, this._id) >= 0 || find(this._ctl, this._id) >= 0);
+    } while (findId(this._out, this._id) >= 0 || findId(this._q, this._id) >= 0 || findId(this._ctl, this._id) >= 0);
     return this._id;
   }
 }

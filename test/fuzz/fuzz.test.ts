@@ -61,7 +61,7 @@ test("recorded Mosquitto sessions: Framer + decode read them packet for packet l
     parser.parse(Buffer.from(bytes, "latin1"));
     const got: string[] = [];
     const names = ["", "connect", "connack", "publish", "puback", "pubrec", "pubrel", "pubcomp", "", "suback", "", "unsuback", "", "pingresp"];
-    const fr = new Framer(4096, (first, body, oversize) => { got.push(names[decode(first, body, oversize).type]); });
+    const fr = new Framer(4096, { _packet: (first: number, body: string, oversize: boolean) => { got.push(names[decode(first, body, oversize).type]); } });
     for (let i = 0; i < bytes.length; i += 7) fr.push(bytes.slice(i, i + 7));
     assert.deepEqual(got, ref);
   }

@@ -21,7 +21,8 @@
 import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
 import { Framer } from "../../src/protocol/framer.js";
-import { decode, idOf } from "../../src/protocol/codec.js";
+import { decode } from "../../src/protocol/codec.js";
+import { writtenId as idOf } from "../spec/rig.js";
 import type { Packet } from "../../src/protocol/codec.js";
 import { Client } from "../../src/session/client.js";
 import type { Options, Platform, Socket } from "../../src/session/client.js";
@@ -329,12 +330,14 @@ export function runFramer(inp: FramerInput, st: FuzzStats): string | undefined {
   const t0 = performance.now(), bytes = inp.stream.bytes, max = inp.max;
   const got: { packet: Packet; oversize: boolean }[] = [];
   let violation: string | undefined, calls = 0, error: unknown, errored = false;
-  const fr: Framer = new Framer(max, (first, body, oversize) => {
-    calls++;
-    violation = violation || noteBuffer(st, fr, max);
-    if (body.length > max) violation = violation || `sink got a body of ${body.length} bytes, max_packet ${max}`;
-    const p = decode(first, body, oversize);
-    got.push({ packet: p, oversize: oversize });
+  const fr: Framer = new Framer(max, {
+    _packet(first: number, body: string, oversize: boolean) {
+      calls++;
+      violation = violation || noteBuffer(st, fr, max);
+      if (body.length > max) violation = violation || `sink got a body of ${body.length} bytes, max_packet ${max}`;
+      const p = decode(first, body, oversize);
+      got.push({ packet: p, oversize: oversize });
+    },
   });
   st.inputs++;
   st.bytes += bytes.length;
@@ -460,13 +463,16 @@ class FakeSocket implements Socket {
   parseError: Error | undefined;
   /** Requests from the client still to be answered by `respond`. */
   owed: string[] = [];
-  constructor(public rig: ClientRig, public onOpen: () => void) {
+  onOpen: () => void;
+  constructor(public rig: ClientRig, onOpen: (this: Socket) => void) {
+    // Espruino calls socket listeners with `this` set to the socket.
+    this.onOpen = onOpen.bind(this);
     this.parser.on("packet", (p) => this.got.push(p));
     this.parser.on("error", (e) => { this.parseError = this.parseError || e; });
   }
   write(d: string) { this.rig.onWrite(this, d); return true; }
   end() { this.ended = true; }
-  on(ev: string, h: (arg?: any) => void) { this.handlers[ev] = h; }
+  on(ev: string, h: (this: Socket, arg?: any) => void) { this.handlers[ev] = h.bind(this); }
 }
 
 export type HandlerMode = "none" | "noop" | "throw" | "publish" | "disconnect" | "reconnect" | "unsubscribe";
@@ -554,8 +560,8 @@ export class ClientRig {
         rig.opened++;
         return s;
       },
-      after: (fn, ms) => this.clock.add(fn, ms, 0),
-      every: (fn, ms) => this.clock.add(fn, ms, Math.max(1, ms)),
+      after: (fn, ms, a) => this.clock.add(() => fn(a), ms, 0),
+      every: (fn, ms, a) => this.clock.add(() => fn(a), ms, Math.max(1, ms)),
       cancel: (id) => this.clock.cancel(id),
       now: () => this.clock.t,
       random: () => 0.5,

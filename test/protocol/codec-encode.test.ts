@@ -1,13 +1,13 @@
 // Encoders of src/protocol/codec.ts: every packet a client sends, compared byte
 // for byte with the reference encoder (mqtt-packet's generate) or with bytes
 // written by hand from the spec's layout, plus the helpers that read encoded
-// packets back (idOf, filtersOf, the DUP bit) and the fixed header (frame).
+// packets back (findId, filtersOf, the DUP bit) and the fixed header (frame).
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
   CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK,
   PINGREQ, PINGRESP, DISCONNECT, PINGREQ_PACKET, DISCONNECT_PACKET,
-  frame, field, u16, encodeConnect, encodePublish, encodeAck, encodeSubscription, idOf, filtersOf,
+  frame, field, u16, encodeConnect, encodePublish, encodeAck, encodeSubscription, findId, filtersOf,
   type ConnectFields,
 } from "../../src/protocol/codec.js";
 import { ref, refParse, utf8, bytes, allBytes, splitPacket, hex } from "./helpers.js";
@@ -308,7 +308,7 @@ test("[MQTT-2.2.2-1] PINGREQ and DISCONNECT constants match mqtt-packet and the 
   assert.equal(typeOf(DISCONNECT_PACKET), DISCONNECT);
 });
 
-describe("reading encoded packets back: packet type, idOf, DUP bit, filtersOf", () => {
+describe("reading encoded packets back: packet type, findId, DUP bit, filtersOf", () => {
   test("the type nibble of every encoded packet is its type", () => {
     assert.equal(typeOf(encodeConnect({ protocolName: "MQTT", protocolLevel: 4, clientId: "c", keepAlive: 1, clean: true })), CONNECT);
     assert.equal(typeOf(encodePublish("t", "", 0, false, 0)), PUBLISH);
@@ -318,22 +318,28 @@ describe("reading encoded packets back: packet type, idOf, DUP bit, filtersOf", 
     for (const t of [PUBACK, PUBREC, PUBREL, PUBCOMP]) assert.equal(typeOf(encodeAck(t, 1)), t);
   });
 
-  test("idOf reads the packet id of PUBLISH QoS 1/2 (any topic length, 1..4 length bytes), PUBREL, SUBSCRIBE, UNSUBSCRIBE", () => {
+  test("findId finds by packet id a PUBLISH QoS 1/2 (any topic length, 1..4 length bytes), PUBREL, SUBSCRIBE, UNSUBSCRIBE", () => {
+    // p is found behind a packet with another id, and not found by any other id.
+    const idOf = (p: string, id: number) => {
+      const other = id % 65535 + 1;
+      assert.equal(findId([p], other), -1, `id ${other} is not found`);
+      return findId([encodeAck(PUBREL, other), p], id) == 1 ? id : -1;
+    };
     for (const id of [1, 255, 256, 0xabcd, 65535]) {
       for (const topic of ["t", utf8("é/日本"), "x".repeat(200), "y".repeat(60000)]) {
         for (const payloadLen of [0, 100, 20000, 2100000]) {
           if (topic.length > 1000 && payloadLen > 100) continue;
           const p = encodePublish(topic, "p".repeat(payloadLen), 1 + (id & 1), false, id);
-          assert.equal(idOf(p), id, `topic ${topic.length} payload ${payloadLen}`);
-          assert.equal(idOf(withDup(p)), id, "the DUP bit does not move the id");
+          assert.equal(idOf(p, id), id, `topic ${topic.length} payload ${payloadLen}`);
+          assert.equal(idOf(withDup(p), id), id, "the DUP bit does not move the id");
         }
       }
-      assert.equal(idOf(encodeAck(PUBREL, id)), id);
-      assert.equal(idOf(encodeAck(PUBACK, id)), id);
-      assert.equal(idOf(encodeSubscribe(id, ["a/b", "c"], [1, 2])), id);
-      assert.equal(idOf(encodeSubscribe(id, Array.from({ length: 50 }, (_, i) => "f/" + i), Array(50).fill(1))), id);
-      assert.equal(idOf(encodeUnsubscribe(id, ["a/b"])), id);
-      assert.equal(idOf(encodeUnsubscribe(id, Array.from({ length: 50 }, (_, i) => "f/" + i))), id);
+      assert.equal(idOf(encodeAck(PUBREL, id), id), id);
+      assert.equal(idOf(encodeAck(PUBACK, id), id), id);
+      assert.equal(idOf(encodeSubscribe(id, ["a/b", "c"], [1, 2]), id), id);
+      assert.equal(idOf(encodeSubscribe(id, Array.from({ length: 50 }, (_, i) => "f/" + i), Array(50).fill(1)), id), id);
+      assert.equal(idOf(encodeUnsubscribe(id, ["a/b"]), id), id);
+      assert.equal(idOf(encodeUnsubscribe(id, Array.from({ length: 50 }, (_, i) => "f/" + i)), id), id);
     }
   });
 

@@ -15,7 +15,7 @@ const buf = (s: string) => Buffer.from(s, "latin1");
 
 function collector(max: number) {
   const out: Out[] = [];
-  const fr = new Framer(max, (first, body, oversize) => { out.push([first, body, oversize]); });
+  const fr = new Framer(max, { _packet: (first: number, body: string, oversize: boolean) => { out.push([first, body, oversize]); } });
   return { fr, out };
 }
 

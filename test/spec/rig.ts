@@ -11,14 +11,16 @@ export class FakeSocket implements Socket {
   ended = false;
   /** When set, write() throws this (Espruino throws "This socket is closed" on a closed socket). */
   failWrites: string | undefined;
-  constructor(readonly onOpen: () => void) {}
+  readonly onOpen: () => void;
+  // Espruino calls socket listeners with `this` set to the socket.
+  constructor(onOpen: (this: Socket) => void) { this.onOpen = onOpen.bind(this); }
   write(data: string): unknown {
     if (this.failWrites) throw new Error(this.failWrites);
     this.written.push(data);
     return true;
   }
   end(): void { this.ended = true; }
-  on(event: string, handler: (arg?: any) => void): void { this.handlers[event] = handler; }
+  on(event: string, handler: (this: Socket, arg?: any) => void): void { this.handlers[event] = handler.bind(this); }
   /** Bytes from the broker. */
   feed(bytes: string): void { this.handlers.data(bytes); }
 }
@@ -41,8 +43,8 @@ export class Rig {
         rig.sockets.push(s);
         return s;
       },
-      after: (fn, ms) => this.addTimer(fn, ms, 0),
-      every: (fn, ms) => this.addTimer(fn, ms, ms),
+      after: (fn, ms, a) => this.addTimer(() => fn(a), ms, 0),
+      every: (fn, ms, a) => this.addTimer(() => fn(a), ms, ms),
       cancel: (id) => { this.timers = this.timers.filter((x) => x.id !== id); },
       now: () => this.t,
       random: () => 0.5,
