@@ -32,6 +32,15 @@ export function espruinoPrelude(G: any, H: any): any {
   var host: any = {};
   for (var hk in H) if (typeof H[hk] === "function") host[hk] = hx(hk);
   var info = JSONparse(H.infoJSON());
+  if (info.bytes) {
+    // A build without Unicode support keeps 8 bits per character: "\u0100" parses as "\u0000".
+    var JSONparseAll = JSONparse;
+    JSON.parse = function parse(text: any, reviver: any) {
+      // Each backslash escape in turn (so an escaped backslash is never read as the start of one).
+      return JSONparseAll(String(text).replace(/\\(u[0-9a-fA-F]{2}([0-9a-fA-F]{2})|[^])/g,
+        function (m: string, e: string, lo: string) { return lo ? "\\u00" + lo : m; }), reviver);
+    };
+  }
 
   // ------------------------------------------------------------------ the event queue
   // Espruino's emit queues the listeners; they run after the current code, in order, each one

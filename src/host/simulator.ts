@@ -101,6 +101,12 @@ export interface SimBoardOptions {
   maxLogs?: number;
   baseVars?: number;
   onReboot?: () => void;
+  /**
+   * Strings are bytes, as on Espruino built without Unicode support (the ESP32 and
+   * ESP8266 firmware): JSON.parse keeps the low 8 bits of a \u escape. Tests then pass
+   * text as its UTF-8 bytes, the way a board's source holds it.
+   */
+  bytes?: boolean;
 }
 
 export interface EspruinoMemory {
@@ -430,6 +436,7 @@ export class SimBoard {
         MODULES: ["Storage", "net", this.spec.tls ? "tls" : "", this.hasWifi ? "Wifi" : "", this.chip].filter(Boolean).join(","),
       },
       pins: this.pins.names(),
+      bytes: !!this.opts.bytes,
       led1: this.pins.valid("D0") ? "D0" : (this.spec.led ?? undefined),
       pinModes: PIN_MODES,
       tls: this.spec.tls,

@@ -3,6 +3,17 @@
 // must be well-formed UTF-8 without U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2]:
 // decoding answers `undefined` for anything a peer must not send.
 
+/**
+ * True where strings are bytes: Espruino built without Unicode support (the
+ * ESP32 and ESP8266 firmware), where "é" in the source already is its two
+ * UTF-8 bytes and "\u0100" cannot be held. There text goes out as it is once
+ * it checks out as well-formed UTF-8, and comes in as it came; encoding it
+ * again would send "Ã©" for "é".
+ */
+// (Asked through JSON.parse: the bundle itself holds only 8-bit string literals, and
+// String.fromCharCode keeps 8 bits on both kinds of build.)
+export const BYTES = JSON.parse('"\\u0100"').charCodeAt(0) != 0x100;
+
 // Plain ASCII without NUL is the common case and is its own encoding. The
 // pattern is written out in each function: a module-level RegExp would hold
 // eleven variables on the board for as long as the module is loaded.
@@ -10,6 +21,7 @@
 /** JS text -> UTF-8 bytes; undefined if it holds a lone surrogate (not text). */
 export function toUtf8(text: string): string | undefined {
   if (/^[\x01-\x7f]*$/.test(text)) return text;
+  if (BYTES) return fromUtf8(text) == undefined ? undefined : text;
   let out = "";
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
@@ -29,7 +41,8 @@ export function toUtf8(text: string): string | undefined {
 }
 
 /**
- * UTF-8 bytes -> JS text; undefined if ill-formed (bad or missing continuation
+ * UTF-8 bytes -> JS text (where strings are bytes: the bytes, checked);
+ * undefined if ill-formed (bad or missing continuation
  * bytes, overlong forms, surrogates, > U+10FFFF) or if it holds U+0000.
  * U+FEFF is kept as it is [MQTT-1.5.3-3].
  */
@@ -52,5 +65,5 @@ export function fromUtf8(bytes: string): string | undefined {
     out += c < 0x10000 ? String.fromCharCode(c)
       : String.fromCharCode(0xd800 + ((c - 0x10000) >> 10), 0xdc00 + (c & 0x3ff));
   }
-  return out;
+  return BYTES ? bytes : out;
 }

@@ -20,7 +20,7 @@ import {
 } from "../protocol/codec.js";
 import { Framer } from "../protocol/framer.js";
 import { topicError, topicMatches } from "../protocol/topic.js";
-import { fromUtf8, toUtf8 } from "../protocol/utf8.js";
+import { BYTES, fromUtf8, toUtf8 } from "../protocol/utf8.js";
 
 /**
  * What a socket from the platform offers (Espruino's net/tls socket). Its
@@ -82,7 +82,7 @@ const STABLE = 10000;
 
 /** A message as bytes: binary strings as they are, text beyond Latin-1 as UTF-8, byte arrays by value. */
 export function toBytes(m: unknown): string {
-  if (typeof m == "string") return /[^\x00-\xff]/.test(m) ? toUtf8(m) || "" : m;
+  if (typeof m == "string") return BYTES || !/[^\x00-\xff]/.test(m) ? m : toUtf8(m) || "";
   if (m == undefined) return "";
   if (m instanceof ArrayBuffer) m = new Uint8Array(m);
   if (typeof m == "object" && typeof (m as ArrayLike<number>).length == "number") {

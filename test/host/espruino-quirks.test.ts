@@ -30,3 +30,14 @@ test("Object.assign throws on a boolean, number or string source, as Espruino 2v
   }
   assert.equal(board.run("JSON.stringify(Object.assign({}, null, undefined, {a: 1}))"), '{"a":1}');
 });
+
+test("with bytes: true, JSON.parse keeps 8 bits of a \\u escape, as Espruino built without Unicode support does", (t) => {
+  // Measured on Espruino 2v29 for Linux: JSON.parse('"\\u0100"').charCodeAt(0) is 0 on the build
+  // without Unicode support (as the ESP32/ESP8266 firmware is built) and 256 on the one with it.
+  const bytes = new SimBoard({ bytes: true }), text = new SimBoard({});
+  t.after(() => { bytes.close(); text.close(); });
+  assert.equal(bytes.run(`JSON.parse('"\\\\u0100"').charCodeAt(0)`), 0);
+  assert.equal(bytes.run(`JSON.parse('"\\\\u0141\\\\\\\\u0100"')`), "A\\u0100", "an escaped backslash starts no escape");
+  assert.equal(bytes.run(`JSON.parse('{"a":"\\\\u00e9"}').a.charCodeAt(0)`), 0xe9);
+  assert.equal(text.run(`JSON.parse('"\\\\u0100"').charCodeAt(0)`), 256);
+});
