@@ -71,9 +71,13 @@ export function encodeConnect(c: ConnectFields): string {
     field(c.protocolName) + String.fromCharCode(c.protocolLevel, flags) + u16(c.keepAlive) + payload);
 }
 
-/** PUBLISH; `topic` is UTF-8 bytes, `id` is left out at QoS 0. */
-export function encodePublish(topic: string, payload: string, qos: number, retain: boolean, id: number): string {
-  return frame(PUBLISH << 4 | qos << 1 | (retain ? 1 : 0), field(topic) + (qos ? u16(id) : "") + payload);
+/**
+ * PUBLISH; `topicField` is the topic as a length-prefixed field,
+ * field(UTF-8 bytes), which a client publishing the same topic again keeps.
+ * `id` is left out at QoS 0.
+ */
+export function encodePublish(topicField: string, payload: string, qos: number, retain: boolean, id: number): string {
+  return frame(PUBLISH << 4 | qos << 1 | (retain ? 1 : 0), topicField + (qos ? u16(id) : "") + payload);
 }
 
 /** PUBACK, PUBREC, PUBREL (reserved flags 0010 [MQTT-3.6.1-1]) or PUBCOMP. */

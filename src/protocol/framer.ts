@@ -27,38 +27,44 @@ export class Framer {
     const data = this._pending ? this._pending + chunk : chunk, n = data.length;
     let pos = 0;
     this._pending = "";
+    // The board reads this loop's text for every packet: what is rare (oversize packets) is in _drop.
     while (pos < n && this._sink) {
-      if (this._skip) {
-        const take = Math.min(this._skip, n - pos), room = this._max - this._head.length;
-        if (room > 0) this._head += data.substr(pos, Math.min(take, room));
-        pos += take;
-        this._skip -= take;
-        if (!this._skip) {
-          const head = this._head;
-          this._head = "";
-          this._sink._packet(this._first, head, true);
-        }
-        continue;
-      }
+      if (this._skip) { pos = this._drop(data, pos); continue; }
       // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
       let i = pos + 1, len = 0, mul = 1, b;
       do {
-        if (i - pos > 4) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
         if (i >= n) { this._pending = data.substr(pos); return; }
         b = data.charCodeAt(i++);
         len += (b & 127) * mul;
         mul *= 128;
-      } while (b & 128);
+      } while (b & 128 && i - pos < 5);
+      if (b & 128) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
       if (i - pos + len > this._max) {
         this._first = data.charCodeAt(pos);
         this._skip = len;
-        pos = i;
-        if (!len) this._sink._packet(this._first, "", true);
+        pos = this._drop(data, i);
         continue;
       }
       if (i + len > n) { this._pending = data.substr(pos); return; }
       this._sink._packet(data.charCodeAt(pos), data.substr(i, len), false);
       pos = i + len;
     }
+  }
+
+  /**
+   * Drop the next bytes of an oversize packet from `data` at `pos`, keeping
+   * its first `max` bytes; the packet goes to the sink once all of it passed.
+   * Returns where the data after it starts.
+   */
+  _drop(data: string, pos: number): number {
+    const take = Math.min(this._skip, data.length - pos), room = this._max - this._head.length;
+    if (room > 0) this._head += data.substr(pos, Math.min(take, room));
+    this._skip -= take;
+    if (!this._skip && this._sink) {
+      const head = this._head;
+      this._head = "";
+      this._sink._packet(this._first, head, true);
+    }
+    return pos + take;
   }
 }

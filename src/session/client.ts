@@ -16,7 +16,7 @@
 import {
   CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBACK,
   PINGREQ_PACKET, DISCONNECT_PACKET, Packet,
-  decode, encodeAck, encodeConnect, encodePublish, encodeSubscription, filtersOf, findId,
+  decode, encodeAck, encodeConnect, encodePublish, encodeSubscription, field, filtersOf, findId,
 } from "../protocol/codec.js";
 import { Framer } from "../protocol/framer.js";
 import { topicError, topicMatches } from "../protocol/topic.js";
@@ -111,6 +111,7 @@ function onOpen(this: Socket) {
 function onData(this: Socket, d: string) {
   const c = this.c;
   if (!c) return;
+  c._heard = c._p.now();
   try {
     (c._fr as Framer).push(d);
   } catch (e) {
@@ -167,7 +168,7 @@ function onClose(this: Socket) {
       c.emit("subscribe_failed", t, 0x80);
     }
   } else if (q2) {
-    c._qos2 = false;
+    c._qos2 = 0;
     c._err("qos2_refused", "the broker closes the connection on QoS 2 messages: sending them at QoS 1");
     const lists = [c._out, c._q];
     for (let j = 0; j < 2; j++) {
@@ -218,19 +219,19 @@ export class Client {
   _tls: unknown;
   _connect: string;          // the encoded CONNECT, built once
   _ka: number;               // keep-alive in ms
-  _retry: boolean;
+  _retry: number;            // 1: reconnect after a loss (flags are 0/1: on the board a boolean costs a variable more)
   _maxIn: number;
   _maxQ: number;
   _maxOut: number;
   _maxP: number;
   _busy = 0;                 // bytes written since the socket last said "drain"
-  _held = false;             // a publish was queued or refused since the queue was last empty
-  _qos2 = true;              // false once the broker showed it closes on QoS 2 publishes
+  _held = 0;                 // a publish was queued or refused since the queue was last empty
+  _qos2 = 1;                 // 0 once the broker showed it closes on QoS 2 publishes
   _suspect = "";             // what was unanswered at the last close by the broker (see onClose)
   _fr: Framer | undefined;   // the current connection's framer
   _sock: Socket | undefined;
-  _up = false;               // CONNACK accepted on the current socket
-  _want = false;             // the user asked to be connected
+  _up = 0;                   // CONNACK accepted on the current socket
+  _want = 0;                 // the user asked to be connected
   _out: string[] = [];       // sent, not yet acknowledged: QoS 1/2 PUBLISH or PUBREL, oldest first
   _q: string[] = [];         // accepted PUBLISH waiting for the socket or the inflight window
   _ctl: string[] = [];       // SUBSCRIBE/UNSUBSCRIBE waiting for SUBACK/UNSUBACK
@@ -239,12 +240,12 @@ export class Client {
   _hs: { [filter: string]: Handler } = {};            // the filters given a handler (looped per message)
   _id = 0;                   // last packet id handed out
   _topic = "/";              // last topic name that passed topicError (a valid one to start: never "") ...
-  _tbytes = "/";             // ... and its UTF-8 bytes
+  _tfield = "\0\x01/";       // ... as a PUBLISH carries it: field(UTF-8 bytes)
   _n = [0, 0, 0, 0, 0];      // sent, received, dropped, oversize, reconnects
   _tries = 0;                // failed or short-lived connections in a row (drives the backoff)
   _timer: unknown;           // keep-alive check while a socket is open, else the pending reconnect
   _sent = 0;                 // when we last wrote a packet
-  _heard = 0;                // when we last received one
+  _heard = 0;                // when bytes last arrived
   _wait = 0;                 // when we sent CONNECT or PINGREQ still unanswered (0: none)
   _since = 0;                // when the current connection was accepted
 
@@ -272,7 +273,7 @@ export class Client {
     this._port = int(o.port, 1883, 1, 65535, "port");
     this._tls = o.tls;
     const ka = int(o.keep_alive, 60, 1, 65535, "keep_alive (0 would switch keep-alive off)");
-    this._ka = ka * 1000;
+    this._ka = ka * 1000 | 0; // an integer: 1e3 would make it a double, a variable more
     const clean = o.clean_session !== false, id = text(o.client_id == undefined ? "" : o.client_id, "client_id");
     // A broker may assign an id only to a clean session [MQTT-3.1.3-7].
     if (!id && !clean) fail("clean_session:false needs a client_id");
@@ -293,7 +294,7 @@ export class Client {
       username: o.username == undefined ? undefined : text(o.username, "username"),
       password: o.password == undefined ? undefined : short(toBytes(o.password), "password"),
     });
-    this._retry = o.reconnect !== false;
+    this._retry = o.reconnect === false ? 0 : 1;
     this._maxIn = int(o.inflight, 8, 1, 65535, "inflight");
     this._maxQ = int(o.queue, 8, 0, 65535, "queue");
     this._maxOut = int(o.write_buffer, 2048, 64, 1e9, "write_buffer");
@@ -302,7 +303,7 @@ export class Client {
 
   /** Connect now (also cancels a pending backoff); reconnects on loss unless `reconnect: false`. */
   connect(): this {
-    this._want = true;
+    this._want = 1;
     if (!this._sock) {
       if (this._timer) this._p.cancel(this._timer);
       this._timer = undefined;
@@ -313,7 +314,7 @@ export class Client {
 
   /** Send DISCONNECT (the broker then discards the will [MQTT-3.14.4-3]) and close; no reconnect. */
   disconnect(): this {
-    this._want = false;
+    this._want = 0;
     if (this._timer) this._p.cancel(this._timer);
     this._timer = undefined;
     if (this._sock) {
@@ -333,22 +334,31 @@ export class Client {
   publish(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
     let qos = opts && opts.qos || 0;
     if (qos == 2 && !this._qos2) qos = 1;
-    // Devices publish the same few topics again and again: the last one checked is remembered.
+    // Devices publish the same few topics again and again: the last one checked is remembered,
+    // encoded as the PUBLISH carries it.
     if (topic !== this._topic) {
       const why = topicError(topic, false);
       if (why) return this._err("invalid_topic", why, 1);
       this._topic = topic;
-      this._tbytes = toUtf8(topic) as string;
+      this._tfield = field(toUtf8(topic) as string);
     }
     if (!(qos >= 0 && qos <= 2 && !(qos % 1))) return this._err("invalid_qos", "qos must be 0, 1 or 2", 1);
     if (!qos && !this._up) return this._err("offline", "not connected: QoS 0 message dropped", 1);
     const now = !this._q.length && this._up && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn);
-    if (!now) this._held = true;
+    if (!now) this._held = 1;
     if (!now && this._q.length >= this._maxQ) {
       return this._err("queue_full", "inflight (" + this._maxIn + ") and queue (" + this._maxQ + ") are full", 1);
     }
-    const p = encodePublish(this._tbytes, toBytes(message), qos, !!(opts && opts.retain), qos ? this._nextId() : 0);
-    if (now) this._send(p); else this._q.push(p);
+    // Where strings are bytes a string message is sent as it is: no call to convert it.
+    const p = encodePublish(this._tfield, BYTES && typeof message == "string" ? message : toBytes(message), qos,
+      !!(opts && opts.retain), qos ? this._nextId() : 0);
+    if (!now) this._q.push(p);
+    else {
+      // _send, written out: this is the path every message takes.
+      this._n[0]++;
+      if (qos) this._out.push(p);
+      this._write(p);
+    }
     return true;
   }
 
@@ -377,7 +387,7 @@ export class Client {
     const n = this._n;
     return {
       sent: n[0], received: n[1], dropped: n[2], oversize: n[3], reconnects: n[4],
-      inflight: this._out.length, queued: this._q.length, connected: this._up,
+      inflight: this._out.length, queued: this._q.length, connected: !!this._up,
     };
   }
 
@@ -410,7 +420,7 @@ export class Client {
       // like any failed connection); the platform throws code "unsupported"
       // on a board without TLS, where retrying cannot help.
       const x = e as { code?: string; message?: string };
-      if (x.code == "unsupported") this._want = false;
+      if (x.code == "unsupported") this._want = 0;
       return this._close("connection failed", x.code || "connect", "cannot connect to " + this._host + ": " + x.message);
     }
     s.c = this;
@@ -441,7 +451,7 @@ export class Client {
     // Detach the socket and the framer: events and packets still queued from them are ignored.
     if (this._fr) this._fr._sink = undefined;
     this._sock = this._fr = this._timer = undefined;
-    this._up = false;
+    this._up = 0;
     this._wait = 0;
     if (s) {
       s.c = undefined;
@@ -467,7 +477,6 @@ export class Client {
    */
   _packet(first: number, body: string, oversize: boolean) {
     const p = decode(first, body, oversize), id = p.id;
-    this._heard = this._p.now();
     this._wait = 0;
     // Messages take this short path: on the board every call of a function
     // reads its whole text, so the other packet types are handled in _control.
@@ -505,7 +514,7 @@ export class Client {
       if (this._up) throw { code: "protocol", message: "second CONNACK" };
       const why = REFUSED.split(",")[rc];
       if (rc) return this._close("refused", why, "connection refused by broker: " + why + " (CONNACK " + rc + ")");
-      this._up = true;
+      this._up = 1;
       this._since = this._heard;
       // Announced before the resends below: if one of them finds the socket closed, the
       // "disconnected" that follows pairs with it.
@@ -608,7 +617,7 @@ export class Client {
       this._send(q.shift() as string);
     }
     if (this._held && this._up && !q.length) {
-      this._held = false;
+      this._held = 0;
       this.emit("drain");
     }
   }

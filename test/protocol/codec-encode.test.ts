@@ -196,7 +196,7 @@ describe("encodePublish", () => {
   for (const qos of [0, 1, 2] as QoS[]) for (const retain of [false, true]) {
     test(`QoS ${qos}${retain ? " retained" : ""}: matches mqtt-packet for several topics and payloads`, () => {
       for (const topic of topics) for (const [, payload] of payloads) for (const id of [1, 2, 255, 256, 0x1234, 65535]) {
-        const ours = encodePublish(utf8(topic), payload, qos, retain, id);
+        const ours = encodePublish(field(utf8(topic)), payload, qos, retain, id);
         const theirs = ref({ cmd: "publish", topic, payload: buf(payload), qos, retain, dup: false,
           ...(qos ? { messageId: id } : {}) });
         assert.equal(hex(ours), hex(theirs), `topic ${topic} payload ${payload.length} bytes id ${id}`);
@@ -206,21 +206,21 @@ describe("encodePublish", () => {
   }
 
   test("[MQTT-2.3.1-5] [MQTT-3.3.1-2] [MQTT-4.3.1-1] QoS 0: no packet id, DUP 0, whatever id is passed", () => {
-    const p = encodePublish("t", "m", 0, false, 4242);
+    const p = encodePublish(field("t"), "m", 0, false, 4242);
     assert.equal(hex(p), hex("\x30\x04\x00\x01tm"));
   });
 
   test("[MQTT-4.3.2-1] QoS 1 header 0x32 with the packet id after the topic, DUP 0, by hand", () => {
-    assert.equal(hex(encodePublish("t", "m", 1, false, 0x0102)), hex("\x32\x06\x00\x01t\x01\x02m"));
+    assert.equal(hex(encodePublish(field("t"), "m", 1, false, 0x0102)), hex("\x32\x06\x00\x01t\x01\x02m"));
   });
 
   test("[MQTT-4.3.3-1] QoS 2 retained header 0x35, DUP 0, by hand", () => {
-    assert.equal(hex(encodePublish("t", "", 2, true, 65535)), hex("\x35\x05\x00\x01t\xff\xff"));
+    assert.equal(hex(encodePublish(field("t"), "", 2, true, 65535)), hex("\x35\x05\x00\x01t\xff\xff"));
   });
 
   test("payload bytes are carried unchanged (binary-safe): all 256 values, parsed back by mqtt-packet", () => {
     const payload = allBytes(3);
-    const { packets, errors } = refParse(encodePublish(utf8("bin/é"), payload, 1, false, 9));
+    const { packets, errors } = refParse(encodePublish(field(utf8("bin/é")), payload, 1, false, 9));
     assert.deepEqual(errors, []);
     assert.equal(packets[0].topic, "bin/é");
     assert.equal(packets[0].messageId, 9);
@@ -232,7 +232,7 @@ describe("encodePublish", () => {
     for (const qos of [0, 1] as QoS[]) {
       test(`remaining length ${n} (QoS ${qos}) uses ${lenBytes} length byte(s) and matches mqtt-packet`, () => {
         const topic = "big/t", payload = "\xa5".repeat(n - 2 - topic.length - (qos ? 2 : 0));
-        const ours = encodePublish(topic, payload, qos, false, 77);
+        const ours = encodePublish(field(topic), payload, qos, false, 77);
         const theirs = ref({ cmd: "publish", topic, payload: buf(payload), qos, retain: false, dup: false,
           ...(qos ? { messageId: 77 } : {}) });
         const s = splitPacket(ours);
@@ -311,8 +311,8 @@ test("[MQTT-2.2.2-1] PINGREQ and DISCONNECT constants match mqtt-packet and the 
 describe("reading encoded packets back: packet type, findId, DUP bit, filtersOf", () => {
   test("the type nibble of every encoded packet is its type", () => {
     assert.equal(typeOf(encodeConnect({ protocolName: "MQTT", protocolLevel: 4, clientId: "c", keepAlive: 1, clean: true })), CONNECT);
-    assert.equal(typeOf(encodePublish("t", "", 0, false, 0)), PUBLISH);
-    assert.equal(typeOf(encodePublish("t", "", 2, true, 5)), PUBLISH);
+    assert.equal(typeOf(encodePublish(field("t"), "", 0, false, 0)), PUBLISH);
+    assert.equal(typeOf(encodePublish(field("t"), "", 2, true, 5)), PUBLISH);
     assert.equal(typeOf(encodeSubscribe(1, ["a"], [0])), SUBSCRIBE);
     assert.equal(typeOf(encodeUnsubscribe(1, ["a"])), UNSUBSCRIBE);
     for (const t of [PUBACK, PUBREC, PUBREL, PUBCOMP]) assert.equal(typeOf(encodeAck(t, 1)), t);
@@ -329,7 +329,7 @@ describe("reading encoded packets back: packet type, findId, DUP bit, filtersOf"
       for (const topic of ["t", utf8("é/日本"), "x".repeat(200), "y".repeat(60000)]) {
         for (const payloadLen of [0, 100, 20000, 2100000]) {
           if (topic.length > 1000 && payloadLen > 100) continue;
-          const p = encodePublish(topic, "p".repeat(payloadLen), 1 + (id & 1), false, id);
+          const p = encodePublish(field(topic), "p".repeat(payloadLen), 1 + (id & 1), false, id);
           assert.equal(idOf(p, id), id, `topic ${topic.length} payload ${payloadLen}`);
           assert.equal(idOf(withDup(p), id), id, "the DUP bit does not move the id");
         }
@@ -346,7 +346,7 @@ describe("reading encoded packets back: packet type, findId, DUP bit, filtersOf"
   test("[MQTT-3.3.1-1] bit 3 of an encoded PUBLISH is DUP: setting it gives mqtt-packet's dup:true encoding", () => {
     for (const qos of [1, 2] as QoS[]) for (const retain of [false, true]) {
       for (const payload of ["", "m", allBytes()]) {
-        const p = encodePublish(utf8("a/é"), payload, qos, retain, 513);
+        const p = encodePublish(field(utf8("a/é")), payload, qos, retain, 513);
         assert.equal(p.charCodeAt(0) & 8, 0, "[MQTT-4.3.2-1] [MQTT-4.3.3-1] a new PUBLISH has DUP 0");
         assert.equal(hex(withDup(p)), hex(ref({ cmd: "publish", topic: "a/é", payload: buf(payload), qos, retain, dup: true, messageId: 513 })));
       }
