@@ -34,6 +34,8 @@ export function start(): Mote {
   c = applyDefaults(c || {}, board.serial());
   m.c = c; m.base = c.base; m.errors = e; m.bad = e.join("|");
   if (!b) m.log("no mote.board in Storage: pins not checked");
+  // The closures made below keep this scope alive: let the board's pin table go.
+  b = undefined;
   for (i = 0; i < e.length; i++) m.log("config: " + e[i]);
   q = c.mqtt;
   if (!q.host) { m.log("no usable broker in mote.json: not connecting"); return m; }
