@@ -7,12 +7,14 @@
 // handlers run after the current code), which every object has on the board
 // and the host simulator provides.
 //
-// Memory shapes this file. On the board a function costs five variables plus
-// one per parameter, a field about one, and a closure made at run time about
-// twelve (its scope and `this` are kept with it). So inbound handling is one
-// method (`_packet`), packets in flight are kept as their encoded bytes, and
-// socket and timer callbacks are shared functions, made once at load, that
-// find their client through the socket (`socket.c`) or the timer's argument.
+// The board shapes this file. A function costs five variables plus one per
+// parameter, a field about one (a boolean or a double two), and a closure made
+// at run time about twelve (its scope and `this` are kept with it): packets in
+// flight are kept as their encoded bytes, and socket and timer callbacks are
+// shared functions, made once at load, that find their client through the
+// socket (`socket.c`) or the timer's argument. And every call of a function
+// reads its whole text: what each message goes through (publish, _packet)
+// is kept short, the rest of the inbound handling is in _control.
 import {
   CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBACK,
   PINGREQ_PACKET, DISCONNECT_PACKET, Packet,
