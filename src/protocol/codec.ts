@@ -140,30 +140,30 @@ export function decode(first: number, body: string, oversize?: boolean): Packet 
   // On the board every call reads the function's whole text: PUBLISH, the
   // packet that comes by the thousand, is decoded here and the rest elsewhere.
   if (type != PUBLISH) return decodeControl(type, flags, body, !!oversize);
-  const p: Packet = { type: type, id: 0 };
   const qos = flags >> 1 & 3, tl = body.charCodeAt(0) << 8 | body.charCodeAt(1), start = 2 + tl + (qos ? 2 : 0);
+  let topic: string | undefined, id = 0;
   if (qos == 3) throw { code: "protocol", message: "PUBLISH with QoS 3" } as ProtocolError;
   if (!qos && flags & 8) throw { code: "protocol", message: "PUBLISH with QoS 0 and DUP set" } as ProtocolError; // [MQTT-3.3.1-2]
   if (n < 2 || (n < start && !oversize)) throw { code: "protocol", message: "PUBLISH shorter than its topic and packet id" } as ProtocolError;
   if (n >= 2 + tl) {
     const raw = body.substr(2, tl);
     if (raw !== lastRaw) {
-      const topic = fromUtf8(raw);
+      const text = fromUtf8(raw);
       // [MQTT-1.5.3-1, MQTT-1.5.3-2, MQTT-3.3.2-2, MQTT-4.7.3-1]
-      if (!tl || topic == undefined || /[+#]/.test(topic)) throw { code: "protocol", message: "PUBLISH topic is empty, not UTF-8 or has a wildcard" } as ProtocolError;
+      if (!tl || text == undefined || /[+#]/.test(text)) throw { code: "protocol", message: "PUBLISH topic is empty, not UTF-8 or has a wildcard" } as ProtocolError;
       lastRaw = raw;
-      lastTopic = topic;
+      lastTopic = text;
     }
-    p.topic = lastTopic;
+    topic = lastTopic;
   }
   if (qos && n >= start) {
-    p.id = body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1);
-    if (!p.id) throw { code: "protocol", message: "PUBLISH with packet id 0" } as ProtocolError;
+    id = body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1);
+    if (!id) throw { code: "protocol", message: "PUBLISH with packet id 0" } as ProtocolError;
   }
-  p.qos = qos;
-  p.dup = !!(flags & 8);
-  p.retain = !!(flags & 1);
-  p.message = oversize ? "" : body.substr(start);
+  // One literal: on the board each property added afterwards is a search through those already there.
+  const p: Packet = { type: PUBLISH, id: id, topic: topic, qos: qos, dup: !!(flags & 8), retain: !!(flags & 1),
+    message: oversize ? "" : body.substr(start) };
+  if (topic == undefined) delete p.topic; // an oversize packet cut short of its topic
   return p;
 }
 

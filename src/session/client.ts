@@ -215,44 +215,45 @@ function timer(c: Client) {
 
 export class Client {
   declare emit: (event: string, a?: unknown, b?: unknown) => void;
-  _p: Platform;
+  // Fields in the order they are first set, which on the board is the order a lookup
+  // searches them in: those every message touches come first.
+  _sock: Socket | undefined = undefined;
+  _fr: Framer | undefined = undefined;     // the current connection's framer
+  _up = 0;                   // CONNACK accepted on the current socket
+  _wait = 0;                 // when we sent CONNECT or PINGREQ still unanswered (0: none)
+  _heard = 0;                // when bytes last arrived
+  _sent = 0;                 // when we last wrote a packet
+  _busy = 0;                 // bytes written since the socket last said "drain"
+  _maxOut = 0;               // write_buffer
+  _q: string[] = [];         // accepted PUBLISH waiting for the socket or the inflight window
+  _out: string[] = [];       // sent, not yet acknowledged: QoS 1/2 PUBLISH or PUBREL, oldest first
+  _maxIn = 0;                // inflight
+  _n = [0, 0, 0, 0, 0];      // sent, received, dropped, oversize, reconnects
+  _topic = "/";              // last topic name that passed topicError (a valid one to start: never "") ...
+  _tfield = "\0\x01/";       // ... as a PUBLISH carries it: field(UTF-8 bytes)
+  _qos2 = 1;                 // 0 once the broker showed it closes on QoS 2 publishes
+  _rx: number[] = [];        // inbound QoS 2 ids acknowledged with PUBREC, not yet released
+  _hs: { [filter: string]: Handler } = {};            // the filters given a handler (looped per message)
+  _held = 0;                 // a publish was queued or refused since the queue was last empty
+  _id = 0;                   // last packet id handed out
+  _ctl: string[] = [];       // SUBSCRIBE/UNSUBSCRIBE waiting for SUBACK/UNSUBACK
+  _subs: { [filter: string]: number } = {};          // our filters and their granted QoS
+  _want = 0;                 // the user asked to be connected
+  _timer: unknown;           // keep-alive check while a socket is open, else the pending reconnect
+  _since = 0;                // when the current connection was accepted
+  _tries = 0;                // failed or short-lived connections in a row (drives the backoff)
+  _suspect = "";             // what was unanswered at the last close by the broker (see onClose)
   _host: string;
   _port: number;
   _tls: unknown;
   _connect: string;          // the encoded CONNECT, built once
   _ka: number;               // keep-alive in ms
   _retry: number;            // 1: reconnect after a loss (flags are 0/1: on the board a boolean costs a variable more)
-  _maxIn: number;
   _maxQ: number;
-  _maxOut: number;
   _maxP: number;
-  _busy = 0;                 // bytes written since the socket last said "drain"
-  _held = 0;                 // a publish was queued or refused since the queue was last empty
-  _qos2 = 1;                 // 0 once the broker showed it closes on QoS 2 publishes
-  _suspect = "";             // what was unanswered at the last close by the broker (see onClose)
-  _fr: Framer | undefined;   // the current connection's framer
-  _sock: Socket | undefined;
-  _up = 0;                   // CONNACK accepted on the current socket
-  _want = 0;                 // the user asked to be connected
-  _out: string[] = [];       // sent, not yet acknowledged: QoS 1/2 PUBLISH or PUBREL, oldest first
-  _q: string[] = [];         // accepted PUBLISH waiting for the socket or the inflight window
-  _ctl: string[] = [];       // SUBSCRIBE/UNSUBSCRIBE waiting for SUBACK/UNSUBACK
-  _rx: number[] = [];        // inbound QoS 2 ids acknowledged with PUBREC, not yet released
-  _subs: { [filter: string]: number } = {};          // our filters and their granted QoS
-  _hs: { [filter: string]: Handler } = {};            // the filters given a handler (looped per message)
-  _id = 0;                   // last packet id handed out
-  _topic = "/";              // last topic name that passed topicError (a valid one to start: never "") ...
-  _tfield = "\0\x01/";       // ... as a PUBLISH carries it: field(UTF-8 bytes)
-  _n = [0, 0, 0, 0, 0];      // sent, received, dropped, oversize, reconnects
-  _tries = 0;                // failed or short-lived connections in a row (drives the backoff)
-  _timer: unknown;           // keep-alive check while a socket is open, else the pending reconnect
-  _sent = 0;                 // when we last wrote a packet
-  _heard = 0;                // when bytes last arrived
-  _wait = 0;                 // when we sent CONNECT or PINGREQ still unanswered (0: none)
-  _since = 0;                // when the current connection was accepted
 
   /** Throws an Error with code "option" for options that cannot work. */
-  constructor(platform: Platform, o: Options) {
+  constructor(public _p: Platform, o: Options) {
     const fail = (msg: string): never => {
       const e = new Error(msg) as MqttError;
       e.code = "option";
@@ -270,7 +271,6 @@ export class Client {
     };
     // Every CONNECT field has a 16-bit length.
     const short = (b: string, name: string): string => b.length > 65535 ? fail(name + " is longer than 65535 bytes") : b;
-    this._p = platform;
     this._host = o.host;
     this._port = int(o.port, 1883, 1, 65535, "port");
     this._tls = o.tls;
