@@ -2,6 +2,7 @@
 //
 //   .build/fw/firmware/mote-mqtt.js -> firmware/mote-mqtt.js  Espruino module: exports.create=...;exports.connect=...
 //   .build/fw/firmware/mote.js      -> firmware/mote.js       device boot code: one IIFE, no exports
+//   .build/fw/firmware/mote-X.js    -> firmware/mote-X.js     optional feature module: exports.start(m)
 //
 // Each entry is bundled on its own (no shared chunks: every file must stand alone in Storage).
 // Entries whose tsc output does not exist are skipped (and a stale output of them is removed).
@@ -9,15 +10,18 @@
 //
 // MOTE_DEBUG=1 npm run build  -> no compression or mangling, indented output (for reading errors on a board).
 
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import terser from "@rollup/plugin-terser";
 
 const DEBUG = process.env.MOTE_DEBUG === "1";
 
-const ENTRIES = [
-  { input: ".build/fw/firmware/mote-mqtt.js", file: "firmware/mote-mqtt.js", format: "cjs" },
-  { input: ".build/fw/firmware/mote.js", file: "firmware/mote.js", format: "iife" },
-];
+// Every src/firmware/<name>.ts is one file for the board's Storage: mote.ts is the boot code, every
+// other one an Espruino module that require("<name>") finds in Storage (mote-mqtt: the client;
+// mote-<feature>: an optional device feature, loaded only when the config names it).
+const ENTRIES = readdirSync("src/firmware").filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")).sort().map((f) => {
+  const name = f.slice(0, -3);
+  return { input: `.build/fw/firmware/${name}.js`, file: `firmware/${name}.js`, format: name == "mote" ? "iife" : "cjs" };
+});
 
 // Properties every object already has on Espruino (Object.prototype / Function.prototype there).
 // Mangled names must never collide with them: a mangled `_x` renamed to `on` would hide Object.prototype.on.

@@ -4,7 +4,7 @@
 // reported on <base>/error. A retained command (delivered on (re)subscribing) is applied only with
 // restore: true. Defaults (config.schema.json) are applied here, not stored. State: a.v, the
 // current value 0..1; a.x set on an actuator skipped for config errors.
-import type { Mote } from "./runtime.js";
+import type { Mote } from "./mote.js";
 import { board } from "../platform/board.js";
 
 function apply(a: any, v: number) {

@@ -11,19 +11,26 @@ import { joinWifi } from "./wifi.js";
 import { startSensors } from "./sensors.js";
 import { startActuators } from "./actuators.js";
 import { will, online, offline } from "./status.js";
+import type { Mote } from "./mote.js";
 
-export interface Mote {
-  c: any;            // the config, defaults applied
-  base: string;      // c.base
-  errors: string[];  // what validateConfig found
-  bad: string;       // errors joined: sensors[i] / actuators[i] named there are skipped
-  client: Client;
-  up: boolean;       // MQTT connected
-  t0: number;        // getTime() at start
-  w?: any;           // the Wifi module, on boards that have one
-  log(msg: string): void;
-  stop(): void;      // publish "offline" and disconnect
+export type { Mote };
+
+/**
+ * Loads an optional feature: the Storage module "mote-<name>" (firmware/mote-<name>.js, built from
+ * src/firmware/mote-<name>.ts) and calls its start(m). A board pays variables only for the features
+ * its config names. A missing or throwing module is reported, never fatal: the board stays up.
+ */
+export function feature(m: Mote, name: string): any {
+  var f: any;
+  try {
+    f = board.module("mote-" + name).start(m);
+  } catch (x) {
+    m.errors.push(name + ": " + (x as Error).message);
+    m.log(name + ": " + (x as Error).message);
+  }
+  return (m.f || (m.f = {}))[name] = f;
 }
+
 
 export function start(): Mote {
   var c = board.readJSON("mote.json"), b = board.readJSON("mote.board"),

@@ -5,7 +5,7 @@
 // Defaults (config.schema.json) are applied here, not stored, and the state lives on the sensor's own
 // config object, created as needed: v/w last published values, n periods since, e errors, h driver
 // object, b read in progress. Few properties per sensor: each costs variables on the board.
-import type { Mote } from "./runtime.js";
+import type { Mote } from "./mote.js";
 import { rssi } from "./wifi.js";
 import { board } from "../platform/board.js";
 

@@ -1,7 +1,7 @@
 // Birth, will and errors: <status> is "online" (birth) or "error" (the config has errors, listed on
 // <base>/error) after connecting, and "offline" from the broker's will on a lost connection or from
 // the device itself before a deliberate disconnect. All retained, QoS 1.
-import type { Mote } from "./runtime.js";
+import type { Mote } from "./mote.js";
 import { echo } from "./actuators.js";
 
 export function will(m: Mote) {

@@ -1,7 +1,7 @@
 // Joining WiFi, and rejoining with backoff (1 s doubling to 60 s) after a failure or a loss.
 // Where the board has no Wifi module (Espruino on Linux, the simulator without WiFi) or the config
 // names no network, it goes straight on: up() is called at once.
-import type { Mote } from "./runtime.js";
+import type { Mote } from "./mote.js";
 import { board } from "../platform/board.js";
 
 export function joinWifi(m: Mote, up: () => void) {

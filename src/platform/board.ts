@@ -22,6 +22,8 @@ export const board = {
   },
   /** A DHT22 or DS18B20 driver on `pin` (Espruino's modules of those names, from Storage). */
   driver: (name: string, pin: Pin): any => require(name).connect(name == "DS18B20" ? new OneWire(pin) : pin),
+  /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in. */
+  module: (name: string): any => require(name),
   write: digitalWrite,
   read: digitalRead,
   analog: analogRead,
