@@ -49,9 +49,12 @@ export interface Platform {
 }
 
 export interface Will { topic: string; message?: unknown; qos?: number; retain?: boolean }
+export interface Server { host: string; port?: number }
 export interface Options {
   host: string;
   port?: number;
+  /** Brokers of one cluster, tried in turn: a lost or refused connection moves to the next (host/port then ignored). */
+  servers?: Server[];
   client_id?: string;
   keep_alive?: number;
   clean_session?: boolean;
@@ -251,6 +254,8 @@ export class Client {
   _retry: number;            // 1: reconnect after a loss (flags are 0/1: on the board a boolean costs a variable more)
   _maxQ: number;
   _maxP: number;
+  _list: Server[] | undefined;  // servers (two or more), each with its port; _host/_port hold the one in use
+  declare _at: number;       // index in _list of the one in use (set with _list)
 
   /** Throws an Error with code "option" for options that cannot work. */
   constructor(public _p: Platform, o: Options) {
@@ -271,8 +276,20 @@ export class Client {
     };
     // Every CONNECT field has a 16-bit length.
     const short = (b: string, name: string): string => b.length > 65535 ? fail(name + " is longer than 65535 bytes") : b;
-    this._host = o.host;
-    this._port = int(o.port, 1883, 1, 65535, "port");
+    const l = o.servers, list: Server[] = [];
+    if (l != undefined) {
+      for (let i = 0; i < l.length; i++) {
+        const h = l[i] && l[i].host;
+        if (h && typeof h == "string") list.push({ host: h, port: int(l[i].port, 1883, 1, 65535, "servers port") });
+      }
+      if (!list.length || list.length != l.length) fail("servers must be a list of {host, port}");
+      if (list.length > 1) { this._list = list; this._at = 0; }
+      this._host = list[0].host;
+      this._port = list[0].port as number;
+    } else {
+      this._host = o.host;
+      this._port = int(o.port, 1883, 1, 65535, "port");
+    }
     this._tls = o.tls;
     const ka = int(o.keep_alive, 60, 1, 65535, "keep_alive (0 would switch keep-alive off)");
     this._ka = ka * 1000 | 0; // an integer: 1e3 would make it a double, a variable more
@@ -464,6 +481,13 @@ export class Client {
       this.emit("disconnected", reason);
     }
     if (this._want && this._retry) {
+      // The next server of a cluster: the session and the messages in flight go on with it.
+      const l = this._list;
+      if (l) {
+        const n = l[this._at = (this._at + 1) % l.length];
+        this._host = n.host;
+        this._port = n.port as number;
+      }
       // 1 s doubling to 60 s, each delay jittered down to half so a fleet that
       // lost the same broker does not come back in step.
       const d = Math.min(MAX_BACKOFF, 1000 * Math.pow(2, this._tries++));
