@@ -2,19 +2,21 @@
 // (check-config, tests). No Espruino or Node globals here. Regular expressions stay within what
 // Espruino's RegExp does: no ?, no {n}, no | inside groups, no \u escapes.
 //
-// Board rules use a compact board: {id, pins, tls} where pins is one string "D0:dp D32:dpa D34:ia A0:a"
+// Board rules use a compact board: {id, pins, tls, wifi} where pins is one string "D0:dp D32:dpa D34:ia A0:a"
 // (d = digital in+out, i = input only, p = pwm, a = adc), made by compactBoard() from boards/<id>.json.
 // On the board it is the Storage file "mote.board" that flash.sh writes (check-config --out); when it is
-// missing the board-specific checks are skipped. The JSON Schema (config.schema.json) says the same as
+// missing the board-specific checks are skipped, except that the runtime passes {wifi: false} on a board
+// with no Wifi module. `wifi` is required unless the board is known to have no WiFi (wired boards,
+// Espruino for Linux). The JSON Schema (config.schema.json) says the same as
 // this validator for everything that is not board-specific.
 
-export interface CompactBoard { id: string; pins: string; tls?: boolean }
+export interface CompactBoard { id: string; pins: string; tls?: boolean; wifi?: boolean }
 
 // Returns one message per bad key, each starting with the key ("sensors[1].pin: D40 is not a pin of
 // esp32-devkitc"); [] when the config is good. A value of the wrong type or out of range is also
 // deleted from the config, so that applyDefaults puts the default in its place: a device with a bad
 // config still runs with what is usable (and reports the errors).
-export function validateConfig(c: any, b?: CompactBoard): string[] {
+export function validateConfig(c: any, b?: Partial<CompactBoard>): string[] {
   var e: string[] = [], names: any = {}, i: number, l: any, o: any, t: any, k: string;
   // One message per key: a later problem with a key that already has one is not reported.
   function err(p: string, m: string) {
@@ -65,7 +67,7 @@ export function validateConfig(c: any, b?: CompactBoard): string[] {
   }
   // Pin p of item at path q needs capability: a adc, r readable (d or i), d digital output, p pwm.
   function pin(q: string, p: string, need: string) {
-    if (!b || typeof p != "string") return;
+    if (!b || !b.pins || typeof p != "string") return;
     // The trailing "|" matters on the board: Espruino's indexOf reports a needle cut off at the
     // string's end as found, and " D40:" would match the final space.
     var s = " " + b.pins + " |", j = s.indexOf(" " + p + ":"), caps: string;
@@ -93,15 +95,21 @@ export function validateConfig(c: any, b?: CompactBoard): string[] {
   }
 
   if (!isObj(c)) return ["config: must be a JSON object"];
-  check(c, "", { $schema: "s", wifi: "o!", mqtt: "o!", base: "t", status: "t", sensors: "a", actuators: "a", limits: "o" });
+  check(c, "", { $schema: "s", wifi: b && b.wifi === false ? "o" : "o!", mqtt: "o!", base: "t", status: "t", sensors: "a", actuators: "a", limits: "o" });
   if (c.wifi) check(c.wifi, "wifi.", { ssid: "s!1,32", password: "s0,64" });
   if (o = c.mqtt) {
-    check(o, "mqtt.", { host: "s!1", port: "i1,65535", tls: "x", username: "s", password: "s", client_id: "s1",
+    check(o, "mqtt.", { host: o.servers ? "s1" : "s!1", port: "i1,65535", servers: "a", tls: "x", username: "s", password: "s", client_id: "s1",
       keep_alive: "i1,65535", clean_session: "b" });
+    l = o.servers || [];
+    for (i = 0; i < l.length; i++) {
+      if (!isObj(l[i])) err("mqtt.servers[" + i + "]", "must be an object");
+      else check(l[i], "mqtt.servers[" + i + "].", { host: "s!1", port: "i1,65535" });
+    }
+    if (o.servers && !l.length) err("mqtt.servers", "must not be empty");
     t = o.tls;
     if (isObj(t)) check(t, "mqtt.tls.", { ca: "s", cert: "s", key: "s" });
     else if (t !== undefined && typeof t != "boolean") err("mqtt.tls", "must be true, false or an object");
-    if (t && b && !b.tls) err("mqtt.tls", b.id + " has no TLS");
+    if (t && b && b.id && !b.tls) err("mqtt.tls", b.id + " has no TLS");
     if (o.password !== undefined && o.username === undefined) err("mqtt.password", "needs mqtt.username");
     if (typeof o.client_id == "string" && c.base === undefined && (k = topic("mote/" + o.client_id)))
       err("mqtt.client_id", "makes the default base topic invalid: " + k);
@@ -159,5 +167,5 @@ export function applyDefaults(c: any, serial: string, items?: boolean): any {
 export function compactBoard(board: any): CompactBoard {
   var s: string[] = [], p: string;
   for (p in board.pins) s.push(p + ":" + board.pins[p].map(function (x: string) { return x == "input" ? "i" : x.charAt(0); }).join(""));
-  return { id: board.id, pins: s.join(" "), tls: !!board.tls };
+  return { id: board.id, pins: s.join(" "), tls: !!board.tls, wifi: !!board.wifi };
 }

@@ -32,23 +32,31 @@ export function feature(m: Mote, name: string): any {
 }
 
 
+// mqtt.servers with each port defaulted to mqtt.port (1883, or 8883 with TLS), as one host would be.
+function servers(q: any): any {
+  var l = q.servers, i: number;
+  for (i = 0; l && i < l.length; i++) if (l[i] && !l[i].port) l[i].port = q.port;
+  return l;
+}
+
 export function start(): Mote {
   var c = board.readJSON("mote.json"), b = board.readJSON("mote.board"),
     m: any = { t0: board.seconds(), up: false, log: function (s: string) { console.log("mote: " + s); } },
     e: string[], i: number, q: any, client: Client;
-  e = c === undefined ? ["mote.json: missing or not valid JSON"] : validateConfig(c, b);
+  if (!b) m.log("no mote.board in Storage: pins not checked");
+  // Without a board file, what the board has tells whether WiFi settings are needed.
+  e = c === undefined ? ["mote.json: missing or not valid JSON"] : validateConfig(c, b || (board.wifi() ? undefined : { wifi: false }));
   if (e.length && e[0].indexOf("config:") == 0) c = {};
   c = applyDefaults(c || {}, board.serial());
   m.c = c; m.base = c.base; m.errors = e; m.bad = e.join("|");
-  if (!b) m.log("no mote.board in Storage: pins not checked");
   // The closures made below keep this scope alive: let the board's pin table go.
   b = undefined;
   for (i = 0; i < e.length; i++) m.log("config: " + e[i]);
   q = c.mqtt;
-  if (!q.host) { m.log("no usable broker in mote.json: not connecting"); return m; }
+  if (!q.host && !q.servers) { m.log("no usable broker in mote.json: not connecting"); return m; }
   try {
     client = m.client = new Client(platform, {
-      host: q.host, port: q.port, tls: q.tls, username: q.username, password: q.password, client_id: q.client_id,
+      host: q.host, port: q.port, servers: servers(q), tls: q.tls, username: q.username, password: q.password, client_id: q.client_id,
       keep_alive: q.keep_alive, clean_session: q.clean_session, will: will(m),
       inflight: c.limits.inflight, queue: c.limits.queue, max_packet: c.limits.max_packet,
     });
@@ -56,7 +64,7 @@ export function start(): Mote {
     m.log("mqtt: " + (x as Error).message);
     return m;
   }
-  client.on("connected", function () { m.up = true; m.log("connected to " + q.host); online(m); });
+  client.on("connected", function () { m.up = true; m.log("connected to " + client._host + ":" + client._port); online(m); });
   client.on("disconnected", function (r: string) { m.up = false; m.log("disconnected: " + r); });
   client.on("error", function (x: any) { m.log("mqtt: " + x.message); });
   m.stop = function () { offline(m); };

@@ -21,13 +21,21 @@ const cases: Case[] = [
   ["unknown nested key", (c) => { c.wifi.pw = "x"; }, "", ["wifi.pw: unknown key"]],
   ["unknown sensor key", (c) => { c.sensors = [{ name: "a", type: "memory", period: 5 }]; }, "", ["sensors[0].period: unknown key"]],
   ["inherited name as key", (c) => { c.hasOwnProperty = 1; }, "", ["hasOwnProperty: unknown key"]],
-  ["missing wifi", (c) => { delete c.wifi; }, "", ["wifi: required"]],
+  // wifi is required unless the board is known to have none (a board rule: the schema does not require it)
+  ["missing wifi", (c) => { delete c.wifi; }, "", ["wifi: required"], ""],
+  ["missing wifi on a WiFi board", (c) => { delete c.wifi; }, "wemos-d1-mini", ["wifi: required"], ""],
   ["missing mqtt", (c) => { delete c.mqtt; }, "", ["mqtt: required"]],
   ["missing ssid", (c) => { delete c.wifi.ssid; }, "", ["wifi.ssid: required"]],
   ["missing host", (c) => { delete c.mqtt.host; }, "", ["mqtt.host: required"]],
   ["wifi not an object", (c) => { c.wifi = "net"; }, "", ["wifi: must be an object"]],
   ["ssid too long", (c) => { c.wifi.ssid = "x".repeat(33); }, "", ["wifi.ssid: must be 1..32 characters"]],
   ["password too long", (c) => { c.wifi.password = "x".repeat(65); }, "", ["wifi.password: must be 0..64 characters"]],
+  ["servers not an array", (c) => { delete c.mqtt.host; c.mqtt.servers = { host: "a" }; }, "", ["mqtt.servers: must be an array"]],
+  ["servers empty", (c) => { delete c.mqtt.host; c.mqtt.servers = []; }, "", ["mqtt.servers: must not be empty"]],
+  ["server not an object", (c) => { c.mqtt.servers = ["a:1883"]; }, "", ["mqtt.servers[0]: must be an object"]],
+  ["server without host", (c) => { c.mqtt.servers = [{ host: "a" }, { port: 1884 }]; }, "", ["mqtt.servers[1].host: required"]],
+  ["server port 0", (c) => { c.mqtt.servers = [{ host: "a", port: 0 }]; }, "", ["mqtt.servers[0].port: must be 1..65535"]],
+  ["server unknown key", (c) => { c.mqtt.servers = [{ host: "a", tls: true }]; }, "", ["mqtt.servers[0].tls: unknown key"]],
   ["empty host", (c) => { c.mqtt.host = ""; }, "", ["mqtt.host: must not be empty"]],
   ["host not a string", (c) => { c.mqtt.host = 1; }, "", ["mqtt.host: must be a string"]],
   ["port as string", (c) => { c.mqtt.port = "1883"; }, "", ["mqtt.port: must be a number"]],
@@ -155,6 +163,24 @@ test("validateConfig: good configs pass, with and without a board", () => {
   assert.deepEqual(validateConfig(cid), []);
 });
 
+test("validateConfig: wifi is optional on a board without WiFi; servers replace host", () => {
+  const wired = base();
+  delete wired.wifi;
+  assert.deepEqual(validateConfig(clone(wired), { wifi: false }), []);
+  assert.deepEqual(validateConfig(clone(wired), { ...compact("esp32-devkitc"), wifi: false }), []);
+  assert.deepEqual(schemaErrors(wired), []);
+  // {wifi: false} alone (the runtime without mote.board) checks no pins and no TLS
+  wired.mqtt.tls = true; wired.sensors = [{ name: "a", type: "analog", pin: "D40" }];
+  assert.deepEqual(validateConfig(clone(wired), { wifi: false }), []);
+  const cluster = base();
+  cluster.mqtt = { servers: [{ host: "n1", port: 1883 }, { host: "n2" }], client_id: "c" };
+  assert.deepEqual(validateConfig(clone(cluster), compact("esp32-devkitc")), []);
+  assert.deepEqual(schemaErrors(cluster), []);
+  cluster.mqtt = { client_id: "c" };
+  assert.deepEqual(validateConfig(clone(cluster)), ["mqtt.host: required"]);
+  assert.ok(schemaErrors(cluster).some((l) => l.startsWith("mqtt.host: ")), JSON.stringify(schemaErrors(cluster)));
+});
+
 test("validateConfig: not an object", () => {
   for (const v of [null, [], "x", 5]) assert.deepEqual(validateConfig(v), ["config: must be a JSON object"]);
 });
@@ -222,6 +248,7 @@ test("compactBoard", () => {
   const esp32 = compact("esp32-devkitc");
   assert.equal(esp32.id, "esp32-devkitc");
   assert.equal(esp32.tls, true);
+  assert.equal(esp32.wifi, true);
   for (const p of ["D0:dp", "D32:dpa", "D34:ia", "D39:ia"]) assert.ok(esp32.pins.split(" ").includes(p), p);
   const d1 = compact("wemos-d1-mini");
   assert.equal(d1.tls, false);

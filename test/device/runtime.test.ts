@@ -244,6 +244,43 @@ test("no Wifi module: straight to MQTT; no mote.board: pins not checked", async 
   assert.ok(board.logs.includes("mote: no mote.board in Storage: pins not checked"));
 });
 
+test("no wifi in mote.json: fine on a board without WiFi (board file or none), an error on a WiFi board", async () => {
+  // boots a board whose mote.json has no wifi section; mote.board as flash.sh writes it, or none
+  const boot = (wifi: boolean, boardFile: any) => {
+    const base = `t/${++seq}`;
+    const board = new SimBoard({ board: "esp32-devkitc", wifi, serial: `sim-${seq}` });
+    boards.push(board);
+    board.storage.writeText("mote.json", JSON.stringify({ mqtt: { host: "127.0.0.1", port: broker.port, keep_alive: 5 }, base }));
+    if (boardFile) board.storage.writeText("mote.board", JSON.stringify(boardFile));
+    board.flash(readFileSync(FIRMWARE, "utf8"));
+    board.boot();
+    return { board, base };
+  };
+  const esp32 = compactBoard(loadBoard("esp32-devkitc"));
+  const wired = boot(false, { ...esp32, wifi: false });   // the board file says: no WiFi
+  const linux = boot(false, undefined);                   // no board file, no Wifi module (Espruino for Linux)
+  const radio = boot(true, esp32);                        // a WiFi board still needs it
+  await until(() => last(`${wired.base}/status`)?.text == "online", "online on a wired board");
+  await until(() => last(`${linux.base}/status`)?.text == "online", "online without a Wifi module");
+  await until(() => radio.board.logs.includes("mote: config: wifi: required"), "wifi required on a WiFi board");
+  assert.equal(last(`${wired.base}/error`)?.text, "");
+  assert.equal(last(`${linux.base}/error`)?.text, "");
+});
+
+test("mqtt.servers: a refused first server, then the next one; the port defaults to mqtt.port", async () => {
+  const dead = await startMosquitto();
+  await dead.halt();
+  const { board, base } = device({ mqtt: { servers: [{ host: "127.0.0.1", port: dead.port }, { host: "127.0.0.1" }], port: broker.port, keep_alive: 5 } });
+  try {
+    await until(() => last(`${base}/status`)?.text == "online", "online through the second server", 10000);
+    assert.ok(board.logs.includes(`mote: connected to 127.0.0.1:${broker.port}`), board.logs.join("\n"));
+    assert.equal(last(`${base}/error`)?.text, "");
+  } finally {
+    board.close();
+    await dead.stop();
+  }
+});
+
 test("broker down at boot, coming up later", async () => {
   const b2 = await startMosquitto();
   try {
