@@ -717,8 +717,104 @@ const qos2Refused: Scenario = {
   },
 };
 
-/** In run order; the broker restart goes last (it disturbs the broker's state). */
-export const SCENARIOS: Scenario[] = [connect, qos, qos2Refused, retained, will, keepalive, session, refusal, burstUp, burstDown, device, restart];
+/**
+ * Broker failover: a device given every node of a cluster (`servers`) publishes a numbered QoS 1 stream
+ * up and gets one down, both through its persistent session, while the node it is on is killed. It must
+ * move to another node by itself and lose nothing; duplicates are allowed at QoS 1 and counted.
+ */
+const FO_UP = 200, FO_DOWN = 100;
+const failover: Scenario = {
+  id: "failover",
+  title: "failover: the node in use is killed",
+  timeoutMs: 180000,
+  async run(ctx) {
+    const cl = ctx.broker.cluster;
+    if (!cl) return { skip: "one broker: no other node to move to" };
+    ctx.defer(() => cl.heal());
+    const up = ctx.topic("up"), down = ctx.topic("down"), last = cl.servers[cl.servers.length - 1];
+    const url = `mqtt://${last.host}:${last.port}`;
+    const auth = { username: ctx.broker.auth.username, password: ctx.broker.auth.password };
+    // The other party sits on the last node (the device starts on the first and moves to the second).
+    const watchSeen: string[] = [];
+    const watcher = await mqttjsClient(url, { ...auth, clientId: ctx.clientId("watch"), clean: false, reconnectPeriod: 500 },
+      (c) => c.on("message", (t, m) => { if (t === up) watchSeen.push(m.toString()); }));
+    watcher.on("error", () => { /* reconnects by itself */ });
+    ctx.defer(() => endClient(watcher));
+    await jsSubscribe(watcher, up, 1);
+    const sender = await mqttjsClient(url, { ...auth, clientId: ctx.clientId("send"), reconnectPeriod: 500 });
+    sender.on("error", () => { /* reconnects by itself */ });
+    ctx.defer(() => endClient(sender));
+
+    const d = ctx.device({ servers: cl.servers, client_id: ctx.clientId("fo"), clean_session: false, keep_alive: 5, queue: FO_UP });
+    await connectDevice(d);
+    await subscribe(d, { [down]: 1 });
+    // Which node the device is on: its open socket (the bundle's field names are minified).
+    const nodePort = () => d.board.sockets().filter((x) => x.connected).map((x) => x.port)[0];
+    const first = nodePort();
+    check(first === cl.servers[0].port, `the device started on port ${first}, not on the first server`);
+    const from = d.mark();
+
+    // Both streams at 20 messages/s; the node in use dies a quarter of the way through.
+    let killedAt = 0, refused = 0;
+    const downSent: number[] = [];
+    const downLoop = (async () => {
+      for (let i = 1; i <= FO_DOWN; i++) {
+        await sender.publishAsync(down, String(i), { qos: 1 }).then(() => downSent.push(i), () => undefined);
+        await sleep(50);
+      }
+    })();
+    for (let i = 1; i <= FO_UP; i++) {
+      if (i === FO_UP / 4) {
+        killedAt = Date.now();
+        await cl.kill(first);
+      }
+      if (!d.client.publish(up, String(i), d.board.run("({qos: 1})"))) refused++;
+      await sleep(50);
+    }
+    await downLoop;
+    check(killedAt > 0, "the node was not killed");
+    // back on another node?
+    const w0 = Date.now();
+    while (!d.count("connected", from)) {
+      if (Date.now() - w0 > 60000) fail(`no connection to another node within 60 s of the kill: ${lastEvents(d)}`);
+      await sleep(20);
+    }
+    const conn = d.all("connected", from), moved = conn[conn.length - 1];
+    const now = nodePort();
+    check(now !== first, `reconnected to the killed node's port ${first}`);
+    check(refused === 0, `${refused} publish() calls refused while moving (queue ${FO_UP})`);
+    // everything arrives (at least once)
+    const w1 = Date.now();
+    const distinct = (xs: string[]) => new Set(xs);
+    const downGot = () => d.published(from).filter((p) => p.topic === down).map((p) => p.message);
+    while (distinct(watchSeen).size < FO_UP || distinct(downGot()).size < downSent.length) {
+      if (Date.now() - w1 > 60000) break;
+      await sleep(50);
+    }
+    const upLost = FO_UP - [...distinct(watchSeen)].filter((m) => +m >= 1 && +m <= FO_UP).length;
+    const upDup = watchSeen.length - distinct(watchSeen).size;
+    const dn = downGot(), downLost = downSent.filter((i) => !dn.includes(String(i))).length, downDup = dn.length - distinct(dn).size;
+    const nodeOf = (port: number) => 1 + cl.servers.findIndex((x) => x.port === port);
+    const attempts = d.stats().reconnects;
+    ctx.figure(`node ${nodeOf(first)} killed: on node ${nodeOf(now)} after ${((moved.at - killedAt) / 1000).toFixed(1)} s ` +
+      `(${attempts} attempt(s), ${conn.length} connection(s), sessionPresent ${moved.args[0] ? 1 : 0})`);
+    ctx.figure(`QoS 1 up: ${FO_UP} sent, ${upLost} lost, ${upDup} duplicate(s); down: ${downSent.length} sent, ${downLost} lost, ${downDup} duplicate(s)`);
+    // within the backoff: attempt k waits at most 2^k s (1 s doubling, jittered down to half), plus a second each to connect
+    let bound = 0;
+    for (let k = 0; k < attempts; k++) bound += Math.min(60, 2 ** k) + 1;
+    check(moved.at - killedAt <= bound * 1000, `took ${moved.at - killedAt} ms to move, more than the backoff of ${attempts} attempt(s) allows (${bound} s)`);
+    check(upLost === 0, `${upLost} of ${FO_UP} QoS 1 messages from the device lost across the failover`);
+    check(downLost === 0, `${downLost} of ${downSent.length} QoS 1 messages to the device lost across the failover (subscription or session not kept)`);
+    check(d.stats().inflight === 0 && d.stats().queued === 0, `messages left unacknowledged: ${JSON.stringify(d.stats())}`);
+    // the subscription still delivers, live, on the new node
+    const m = d.mark();
+    await sender.publishAsync(down, "after", { qos: 1 });
+    await waitMessages(d, m, 1, "a message on the subscription after the failover");
+  },
+};
+
+/** In run order; the broker restart goes last (it disturbs the broker's state); failover after it. */
+export const SCENARIOS: Scenario[] = [connect, qos, qos2Refused, retained, will, keepalive, session, refusal, burstUp, burstDown, device, restart, failover];
 
 // --------------------------------------------------------------------------------------- runner
 

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { canConnect, freePort, sleep, LOOPBACK } from "../../support/util.js";
 
-export type BrokerId = "mosquitto" | "aedes" | "rabbitmq" | "nats" | "ejabberd";
+export type BrokerId = "mosquitto" | "aedes" | "rabbitmq" | "nats" | "ejabberd" | "nats-cluster";
 
 /** How a broker departs from MQTT 3.1.1 (measured; see /work/shared/espruino-facts.md "Broker facts"). */
 export interface Quirks {
@@ -104,6 +104,15 @@ export interface Broker {
   stop(): Promise<void>;
   /** The last lines of the broker's log (for failure reports). */
   logTail(lines?: number): string;
+  /** A cluster reached through several addresses (host/port: the first node); absent for one broker. */
+  cluster?: {
+    /** Every node's MQTT listener, in order (the client's `servers` option). */
+    servers: { host: string; port: number }[];
+    /** SIGKILL the node listening on `port` (a crash). */
+    kill(port: number): Promise<void>;
+    /** Start the killed nodes again and wait until MQTT works on all of them. */
+    heal(): Promise<void>;
+  };
 }
 
 // ------------------------------------------------------------------------------ last-resort cleanup
