@@ -1,7 +1,8 @@
 // Actuators: set from `initial` at boot, commanded on <base>/<name>/set, state echoed retained on
 // <base>/<name> (digital 1/0, pwm 0..1). Accepted commands: 1/0, true/false, on/off (any case); pwm
 // also a number 0..1 or a percentage 0..100%. Anything else leaves the state as it was and is
-// reported on <base>/error. A retained command (delivered on (re)subscribing) is applied only with
+// reported on <base>/rejected (not retained), apart from the config errors on <base>/error (retained,
+// what the device is set up with). A retained command (delivered on (re)subscribing) is applied only with
 // restore: true. Defaults (config.schema.json) are applied here, not stored. State: a.v, the
 // current value 0..1; a.x set on an actuator skipped for config errors.
 import type { Mote } from "./mote.js";
@@ -32,7 +33,7 @@ export function startActuators(m: Mote) {
       if (n >= 0 && n <= (pct ? 100 : 1)) v = pct ? n / 100 : n;
     }
     if (v === undefined) {
-      m.client.publish(m.base + "/error", b.name + ": rejected " + JSON.stringify(String(msg)) + " (expected 1/0, true/false, on/off" +
+      m.client.publish(m.base + "/rejected", b.name + ": rejected " + JSON.stringify(String(msg)) + " (expected 1/0, true/false, on/off" +
         (b.type == "pwm" ? ", 0..1 or 0..100%)" : ")"), { qos: 0, retain: false });
     } else {
       apply(b, v);

@@ -228,7 +228,7 @@ async function main(): Promise<number> {
   const shownUrl = `${url.protocol}//${url.host}`;
 
   // 2. the board
-  cfg.mqtt = Object.assign({}, cfg.mqtt && typeof cfg.mqtt == "object" ? cfg.mqtt : {}, { host, port, tls: url.protocol == "mqtts:" });
+  cfg.mqtt = Object.assign({}, cfg.mqtt && typeof cfg.mqtt == "object" ? cfg.mqtt : {}, { host, port, servers: undefined, tls: url.protocol == "mqtts:" });
   if (url.username) { cfg.mqtt.username = decodeURIComponent(url.username); cfg.mqtt.password = decodeURIComponent(url.password); }
   else if (!opts.broker) { delete cfg.mqtt.username; delete cfg.mqtt.password; }
   const board = new SimBoard({ board: opts.board });
@@ -287,7 +287,8 @@ async function main(): Promise<number> {
     seenTotal++;
     seen.set(topic, { text, at: Date.now(), retained: !!packet.retain && !prev, count: (prev?.count ?? 0) + 1 });
     if (topic == dev.status) event(`status ${text || "(cleared)"}`);
-    else if (topic == dev.base + "/error") { if (text) event(`error: ${text.split("\n")[0]}`); }
+    else if (topic == dev.base + "/error") { if (text) event(`config error: ${text.split("\n")[0]}`); }
+    else if (topic == dev.base + "/rejected") event(`command rejected: ${text}`);
     else if (topic.endsWith("/set")) event(`command ${topic.slice(dev.base.length + 1)} <- ${JSON.stringify(text)}`);
     else if (dev.actuators.some((a) => topic == dev.base + "/" + a.name)) event(`${topic.slice(dev.base.length + 1)} = ${text}`);
     redrawSoon();
@@ -312,6 +313,9 @@ async function main(): Promise<number> {
     out.push(`device   status ${paint(statusPaint, statusText)}${st ? ` (${dev.status}, ${st.retained ? "retained" : ago(now - st.at)}${stale})` : ` (${dev.status})`} · MQTT ${dev.up ? "connected" : "not connected"} · ${wifi}`);
     const err = seen.get(dev.base + "/error");
     if (err && err.text) for (const l of err.text.split("\n")) out.push(`         ${paint("33", "config error")} ${l}`);
+    // A command the device refused at run time (<base>/rejected) is not a config error: shown apart, the last one.
+    const rej = seen.get(dev.base + "/rejected");
+    if (rej) out.push(`         ${paint("35", "command rejected")} ${rej.text} (${ago(now - rej.at)}; ${rej.count} so far)`);
     if (board.errors.length) out.push(`         ${paint("31", `${board.errors.length} uncaught exception(s)`)}, last: ${String((board.errors.at(-1) as any)?.message ?? board.errors.at(-1))}`);
 
     out.push("");

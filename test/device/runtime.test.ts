@@ -135,7 +135,7 @@ test("a sensor reading NaN (ESP8266 has no chip temperature) publishes nothing a
   assert.deepEqual(board.errors, []);
 });
 
-test("actuators: commands switch pins and echo state; bad payloads rejected on <base>/error", async () => {
+test("actuators: commands switch pins and echo state; bad payloads rejected on <base>/rejected, <base>/error untouched", async () => {
   const { board, base } = device({
     actuators: [{ name: "lamp", type: "digital", pin: "D26" }, { name: "fan", type: "pwm", pin: "D25", initial: 0.25, freq: 500 }],
   });
@@ -154,12 +154,15 @@ test("actuators: commands switch pins and echo state; bad payloads rejected on <
     else assert.equal(board.pins.state("D25").duty, level);
   }
   for (const [name, cmd] of [["lamp", "50%"], ["lamp", "banana"], ["fan", "150%"], ["fan", "1.5"], ["fan", ""]]) {
-    const n = on(`${base}/error`).length;
+    const n = on(`${base}/rejected`).length;
     await watcher.publishAsync(`${base}/${name}/set`, cmd);
-    await until(() => on(`${base}/error`).length > n, `reject ${cmd}`);
-    assert.equal(last(`${base}/error`)!.text, `${name}: rejected ${JSON.stringify(cmd)} (expected 1/0, true/false, on/off${name == "fan" ? ", 0..1 or 0..100%" : ""})`);
+    await until(() => on(`${base}/rejected`).length > n, `reject ${cmd}`);
+    assert.equal(last(`${base}/rejected`)!.retain, false);
+    assert.equal(last(`${base}/rejected`)!.text, `${name}: rejected ${JSON.stringify(cmd)} (expected 1/0, true/false, on/off${name == "fan" ? ", 0..1 or 0..100%" : ""})`);
   }
   assert.equal(board.pins.state("D26").out, 0, "state unchanged after rejects");
+  // the config-error topic still says: no config error
+  assert.deepEqual(on(`${base}/error`).map((m) => m.text), [""]);
   assert.equal(board.pins.state("D25").duty, 0);
 });
 

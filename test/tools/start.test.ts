@@ -47,6 +47,9 @@ test("npm start: live view of a simulated ESP32, actuator commanded over MQTT, c
         await new Promise((r) => setTimeout(r, 500));
         return got.get(`${base}/relay`) == "1";
       }, 4000, () => "relay echo 1\n" + show());
+      // a command the device refuses is shown as a rejected command, never as a config error
+      await c.publishAsync(`${base}/fan/set`, "loud", { qos: 1 });
+      await waitFor(() => /command rejected fan: rejected "loud"/.test(out), 4000, () => "the rejection in the view\n" + show());
     } finally {
       await endClient(c);
     }
@@ -65,6 +68,9 @@ test("npm start: live view of a simulated ESP32, actuator commanded over MQTT, c
     assert.match(out, /^ +door +digital +D35 +1 s +(true|false) +\d+ s ago +0$/m, "a sensor value with its age");
     assert.match(final, /^ +relay +digital +D26 +on +low \(inverted\) +1 \(\d+ s ago\)$/m, "relay on in the final view");
     assert.match(final, /command relay\/set <- "on"/);
+    assert.match(final, /^ +command rejected fan: rejected "loud" \(expected 1\/0, true\/false, on\/off, 0\.\.1 or 0\.\.100%\) \(\d+ s ago; 1 so far\)$/m);
+    assert.match(final, /^  \S+ command rejected: fan: rejected "loud"/m, "in the recent events");
+    assert.doesNotMatch(out, /config error/, "no config error in a good config");
     assert.match(out, /^messages device out \d+, in [1-9]\d*/m);
     assert.match(out, /^memory +~\d+ of 16383 variables/m);
     assert.match(out, /npx mqtt pub -h 127\.0\.0\.1 -p \d+ -t home\/garage\/relay\/set -m on/);
