@@ -81,7 +81,8 @@ export function validateConfig(c: any, b?: Partial<CompactBoard>): string[] {
     var n = it.name, ty = it.type, need: any, prev = names["$" + n];
     if (typeof n == "string" && n) {
       if (prev) err(p + "name", "duplicate name " + n + " (" + prev + ")");
-      else if (n == "error" || (n == "status" && c.status === undefined)) err(p + "name", n + " is reserved (<base>/" + n + ")");
+      else if (n == "error" || n == "diag" || n == "restart" || (n == "status" && c.status === undefined))
+        err(p + "name", n + " is reserved (<base>/" + n + ")");
       names["$" + n] = p.slice(0, -1);
     }
     if (typeof ty != "string") return;
@@ -95,7 +96,11 @@ export function validateConfig(c: any, b?: Partial<CompactBoard>): string[] {
   }
 
   if (!isObj(c)) return ["config: must be a JSON object"];
-  check(c, "", { $schema: "s", wifi: b && b.wifi === false ? "o" : "o!", mqtt: "o!", base: "t", status: "t", sensors: "a", actuators: "a", limits: "o" });
+  check(c, "", { $schema: "s", wifi: b && b.wifi === false ? "o" : "o!", mqtt: "o!", base: "t", status: "t", sensors: "a",
+    actuators: "a", limits: "o", diag_every: "n0", homeassistant: "x" });
+  t = c.homeassistant;
+  if (isObj(t)) check(t, "homeassistant.", { prefix: "t", per_entity: "b", name: "s1" });
+  else if (t !== undefined && typeof t != "boolean") err("homeassistant", "must be true, false or an object");
   if (c.wifi) check(c.wifi, "wifi.", { ssid: "s!1,32", password: "s0,64" });
   if (o = c.mqtt) {
     check(o, "mqtt.", { host: o.servers ? "s1" : "s!1", port: "i1,65535", servers: "a", tls: "x", username: "s", password: "s", client_id: "s1",

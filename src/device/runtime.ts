@@ -17,13 +17,14 @@ export type { Mote };
 
 /**
  * Loads an optional feature: the Storage module "mote-<name>" (firmware/mote-<name>.js, built from
- * src/firmware/mote-<name>.ts) and calls its start(m). A board pays variables only for the features
+ * src/firmware/mote-<name>.ts) and calls its start(m, board). A board pays variables only for the features
  * its config names. A missing or throwing module is reported, never fatal: the board stays up.
  */
 export function feature(m: Mote, name: string): any {
   var f: any;
   try {
-    f = board.module("mote-" + name).start(m);
+    // The board is passed in: a feature importing board.ts would carry its own copy of it.
+    f = board.module("mote-" + name).start(m, board);
   } catch (x) {
     m.errors.push(name + ": " + (x as Error).message);
     m.log(name + ": " + (x as Error).message);
@@ -70,6 +71,11 @@ export function start(): Mote {
   m.stop = function () { offline(m); };
   startActuators(m);
   startSensors(m);
+  // Optional features. diag is on by default (300 s), but only where mote-diag is in Storage
+  // (flash.sh uploads it) unless diag_every is set: a board flashed without it runs as before.
+  i = c.diag_every;
+  if (i !== 0 && (i || board.readText("mote-diag") !== undefined)) feature(m, "diag");
+  if (c.homeassistant) feature(m, "ha");
   joinWifi(m, function () { client.connect(); });
   return m;
 }

@@ -24,6 +24,15 @@ export const board = {
   driver: (name: string, pin: Pin): any => require(name).connect(name == "DS18B20" ? new OneWire(pin) : pin),
   /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in. */
   module: (name: string): any => require(name),
+  /** A Storage file as a string (undefined when missing), and writing one (features keep small state). */
+  readText: (name: string): any => require("Storage").read(name),
+  writeText: (name: string, data: string): any => require("Storage").write(name, data),
+  /** Bytes of Storage free (diagnostics). */
+  storageFree: (): number => require("Storage").getFree(),
+  /** Restart the interpreter (the restart button of the Home Assistant feature). */
+  reboot: (): void => E.reboot(),
+  /** Espruino's board name (ESP32, ESP8266_4MB, ...): the device model shown in Home Assistant. */
+  model: (): string => process.env.BOARD,
   write: digitalWrite,
   read: digitalRead,
   analog: analogRead,

@@ -402,6 +402,18 @@ export class Client {
     return this._sub(typeof filters == "string" ? [filters] : filters);
   }
 
+  /**
+   * Writes bytes as they are on the current connection (false when not connected); `count` 1 counts
+   * them as a message sent. For a feature that streams one large packet (header, then the payload in
+   * pieces) within one tick, so no other packet comes between and no copy of it is held in the queue.
+   */
+  raw(bytes: string, count?: number): boolean {
+    if (!this._up) return false;
+    this._n[0] += count || 0;
+    this._write(bytes);
+    return true;
+  }
+
   stats() {
     const n = this._n;
     return {
