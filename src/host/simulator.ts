@@ -56,6 +56,8 @@
 // board.sensors                  SimSensors: setDht22(pin, {temp, rh} | fn), setDs18b20(pin, v | fn),
 //                                fail(pin, on?), unplug(pin, on?), setTemperature, setRssi, timing
 // board.sockets()                open sockets: [{id, host, port, tls, connected}]
+// board.socketHistory            the last 100 sockets opened: [{id, host, port, opened, connected?, closed?}] (Date.now()
+//                                times): when each connection attempt started, was accepted, ended
 //
 // ------------------------------------------------------------------------------- board surface
 // Globals: setTimeout/setInterval/clearTimeout/clearInterval/changeInterval (Espruino ids: the last id
@@ -374,6 +376,8 @@ export class SimBoard {
   }
 
   /** Open sockets of the board. */
+  readonly socketHistory: { id: number; host: string; port: number; opened: number; connected?: number; closed?: number }[] = [];
+
   sockets(): { id: number; host: string; port: number; tls: boolean; connected: boolean }[] {
     return [...this.socks.values()].filter((r) => !r.closed)
       .map((r) => ({ id: r.id, host: r.host, port: r.port, tls: r.tls, connected: r.connected }));
@@ -693,6 +697,8 @@ export class SimBoard {
     const isTls = !!t;
     const rec: SockRec = { id, host, port, tls: isTls, connected: false, closed: false, code: 0, pending: 0 };
     this.socks.set(id, rec);
+    this.socketHistory.push({ id, host, port, opened: Date.now() });
+    if (this.socketHistory.length > 100) this.socketHistory.shift();
     if (!this.netAvailable()) {
       this.trace(`socket ${id}: ${host}:${port} refused, no network`);
       this.later(() => this.sockClosed(rec, -4), 5);
@@ -730,9 +736,15 @@ export class SimBoard {
     return id;
   }
 
+  private history(id: number, what: "connected" | "closed"): void {
+    const h = this.socketHistory.find((x) => x.id === id);
+    if (h) h[what] = Date.now();
+  }
+
   private sockConnected(rec: SockRec): void {
     if (rec.closed || this.closed) return;
     rec.connected = true;
+    this.history(rec.id, "connected");
     this.trace(`socket ${rec.id}: connected`);
     this.K.sockEvent(rec.id, "connect");
   }
@@ -741,6 +753,7 @@ export class SimBoard {
     if (rec.closed) return;
     rec.closed = true;
     this.socks.delete(rec.id);
+    this.history(rec.id, "closed");
     this.trace(`socket ${rec.id}: closed${code ? ` (${code} ${SOCKET_ERRORS[code] ?? ""})` : ""}`);
     if (!this.closed) this.K.sockEvent(rec.id, "close", code);
   }

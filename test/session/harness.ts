@@ -49,6 +49,7 @@ export interface Stats {
   reconnects: number;
   inflight: number;
   queued: number;
+  connected: boolean;
 }
 
 /** Path of the built module; fails clearly when the build is missing. */
@@ -77,7 +78,7 @@ export class Device {
     this.board = new SimBoard({
       board: "esp32-devkitc",
       log: traceOn ? (l) => console.log(`[board] ${l}`) : undefined,
-      trace: traceOn ? (l) => console.log(`[sim] ${l}`) : undefined,
+      trace: traceOn ? (l) => console.log(`[sim ${(Date.now() % 100000 / 1000).toFixed(3)}] ${l}`) : undefined,
       ...sim,
     });
     try {
@@ -94,7 +95,7 @@ export class Device {
           const a = name === "publish" ? [copyPacket(args[0])] : args;
           this.events.push({ name, args: a, at: Date.now() });
           if (traceOn && name !== "publish" && name !== "message" && name !== "drain") {
-            console.log(`[event] ${name} ${a.map((x) => describe(x)).join(" ")}`);
+            console.log(`[event ${(Date.now() % 100000 / 1000).toFixed(3)}] ${name} ${a.map((x) => describe(x)).join(" ")}`);
           }
         });
       }
@@ -175,7 +176,7 @@ export class Device {
     const s = this.client.stats();
     return {
       sent: s.sent, received: s.received, dropped: s.dropped, oversize: s.oversize, reconnects: s.reconnects,
-      inflight: s.inflight, queued: s.queued,
+      inflight: s.inflight, queued: s.queued, connected: !!s.connected,
     };
   }
 

@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import mqtt from "mqtt";
-import { freePort, waitFor, canConnect, sleep, LOOPBACK } from "./util.js";
+import { freePort, waitFor, canConnect, sleep, withTimeout, LOOPBACK } from "./util.js";
 
 export interface NatsNode {
   name: string;
@@ -163,35 +163,40 @@ function tailOf(file: string, n: number): string {
 
 /**
  * One probe: a persistent-session QoS 1 subscriber on the last node gets a QoS 1 message published on each
- * node. Any refusal, drop or timeout is "not yet".
+ * node. Any refusal, drop or timeout is "not yet". Bounded as a whole: while JetStream is not ready, NATS may
+ * leave a SUBACK or PUBACK unanswered for good, and a probe that waited for it would hang the caller.
  */
 async function crossNodeWorks(up: NatsNode[], auth: { username: string; password: string }): Promise<boolean> {
-  const id = `probe-${process.pid}-${Date.now()}`;
-  const opts = { ...auth, reconnectPeriod: 0, connectTimeout: 3000 };
   const clients: mqtt.MqttClient[] = [];
   try {
-    const sub = await mqtt.connectAsync(`mqtt://${LOOPBACK}:${up[up.length - 1].port}`, { ...opts, clientId: id + "-s", clean: false });
-    clients.push(sub);
-    const got = new Set<string>();
-    sub.on("message", (_t, m) => got.add(m.toString()));
-    const g = await sub.subscribeAsync(`probe/${id}`, { qos: 1 });
-    if (g[0].qos !== 1) return false;
-    for (let i = 0; i < up.length; i++) {
-      const pub = await mqtt.connectAsync(`mqtt://${LOOPBACK}:${up[i].port}`, { ...opts, clientId: `${id}-p${i}` });
-      clients.push(pub);
-      await pub.publishAsync(`probe/${id}`, String(i), { qos: 1 });
-    }
-    for (let k = 0; k < 40 && got.size < up.length; k++) await sleep(50);
-    // the probe's session is removed again: a clean connect ends it
-    if (got.size === up.length) {
-      await sub.endAsync();
-      const clean = await mqtt.connectAsync(`mqtt://${LOOPBACK}:${up[up.length - 1].port}`, { ...opts, clientId: id + "-s", clean: true });
-      clients.push(clean);
-    }
-    return got.size === up.length;
+    return await withTimeout(probe(up, auth, clients), 10000, "the cross-node probe");
   } catch {
     return false;
   } finally {
     for (const c of clients) c.end(true);
   }
+}
+
+async function probe(up: NatsNode[], auth: { username: string; password: string }, clients: mqtt.MqttClient[]): Promise<boolean> {
+  const id = `probe-${process.pid}-${Date.now()}`;
+  const opts = { ...auth, reconnectPeriod: 0, connectTimeout: 3000 };
+  const sub = await mqtt.connectAsync(`mqtt://${LOOPBACK}:${up[up.length - 1].port}`, { ...opts, clientId: id + "-s", clean: false });
+  clients.push(sub);
+  const got = new Set<string>();
+  sub.on("message", (_t, m) => got.add(m.toString()));
+  const g = await sub.subscribeAsync(`probe/${id}`, { qos: 1 });
+  if (g[0].qos !== 1) return false;
+  for (let i = 0; i < up.length; i++) {
+    const pub = await mqtt.connectAsync(`mqtt://${LOOPBACK}:${up[i].port}`, { ...opts, clientId: `${id}-p${i}` });
+    clients.push(pub);
+    await pub.publishAsync(`probe/${id}`, String(i), { qos: 1 });
+  }
+  for (let k = 0; k < 40 && got.size < up.length; k++) await sleep(50);
+  // the probe's session is removed again: a clean connect ends it
+  if (got.size === up.length) {
+    await sub.endAsync();
+    const clean = await mqtt.connectAsync(`mqtt://${LOOPBACK}:${up[up.length - 1].port}`, { ...opts, clientId: id + "-s", clean: true });
+    clients.push(clean);
+  }
+  return got.size === up.length;
 }
