@@ -2,6 +2,7 @@
 // module, pins, sensor drivers and timers. Espruino's own functions are referenced, not wrapped,
 // where that works: every wrapper function costs variables on the board.
 declare var OneWire: any;
+declare var I2C1: any;
 
 export const board = {
   /** A JSON file from Storage, or undefined when it is missing or not JSON. */
@@ -20,13 +21,23 @@ export const board = {
       return undefined;
     }
   },
-  /** A DHT22 or DS18B20 driver on `pin` (Espruino's modules of those names, from Storage). */
-  driver: (name: string, pin: Pin): any => require(name).connect(name == "DS18B20" ? new OneWire(pin) : pin),
+  /**
+   * A driver for sensor s (Espruino's module `name` from Storage): DHT22 or DS18B20 on s.pin, BME280 on
+   * I2C1 set up on s.sda/s.scl at s.address (default 0x76).
+   */
+  driver: (name: string, s: any): any => {
+    const d = require(name);
+    if (name != "BME280") return d.connect(name == "DS18B20" ? new OneWire(s.pin) : s.pin);
+    I2C1.setup({ sda: s.sda, scl: s.scl });
+    return d.connect(I2C1, { addr: s.address || 0x76 });
+  },
+  /** The chip's own module (ESP32 or ESP8266: deep sleep, wake-up cause); throws where there is none. */
+  chip: (): any => require(process.env.BOARD.indexOf("ESP8266") ? "ESP32" : "ESP8266"),
   /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in. */
   module: (name: string): any => require(name),
   /** A Storage file as a string (undefined when missing), and writing one (features keep small state). */
   readText: (name: string): any => require("Storage").read(name),
-  writeText: (name: string, data: string): any => require("Storage").write(name, data),
+  writeText: (name: string, data: string, offset?: number, size?: number): any => require("Storage").write(name, data, offset, size),
   /** Bytes of Storage free (diagnostics). */
   storageFree: (): number => require("Storage").getFree(),
   /** Restart the interpreter (the restart button of the Home Assistant feature). */
@@ -35,6 +46,8 @@ export const board = {
   model: (): string => process.env.BOARD,
   write: digitalWrite,
   read: digitalRead,
+  mode: pinMode,
+  watch: setWatch,
   analog: analogRead,
   pwm: analogWrite,
   every: setInterval,
