@@ -2,7 +2,7 @@
 // module, pins, sensor drivers and timers. Espruino's own functions are referenced, not wrapped,
 // where that works: every wrapper function costs variables on the board.
 declare var OneWire: any;
-declare var I2C1: any;
+declare var I2C: any;
 
 export const board = {
   /** A JSON file from Storage, or undefined when it is missing or not JSON. */
@@ -22,14 +22,15 @@ export const board = {
     }
   },
   /**
-   * A driver for sensor s (Espruino's module `name` from Storage): DHT22 or DS18B20 on s.pin, BME280 on
-   * I2C1 set up on s.sda/s.scl at s.address (default 0x76).
+   * A driver for sensor s (Espruino's module `name` from Storage): DHT22 or DS18B20 on s.pin, BME280 at
+   * s.address (default 0x76) on its own software I2C bus on s.sda/s.scl (sensors on other pins must not
+   * share one hardware bus, which has one pair of pins).
    */
   driver: (name: string, s: any): any => {
-    const d = require(name);
-    if (name != "BME280") return d.connect(name == "DS18B20" ? new OneWire(s.pin) : s.pin);
-    I2C1.setup({ sda: s.sda, scl: s.scl });
-    return d.connect(I2C1, { addr: s.address || 0x76 });
+    const d = require(name), i = name == "BME280" && new I2C();
+    if (!i) return d.connect(name == "DS18B20" ? new OneWire(s.pin) : s.pin);
+    i.setup({ sda: s.sda, scl: s.scl });
+    return d.connect(i, { addr: s.address || 0x76 });
   },
   /** The chip's own module (ESP32 or ESP8266: deep sleep, wake-up cause); throws where there is none. */
   chip: (): any => require(process.env.BOARD.indexOf("ESP8266") ? "ESP32" : "ESP8266"),
