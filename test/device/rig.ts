@@ -59,7 +59,7 @@ export class Rig {
    * Boots a board with `cfg` (base <prefix>/<n>, this broker), the feature modules in Storage, and
    * `user` as mote-user.js when given.
    */
-  device(cfg: any, opts: { board?: string; user?: string; sim?: SimBoardOptions; keep?: number } = {}) {
+  device(cfg: any, opts: { board?: string; user?: string; sim?: SimBoardOptions; before?: (b: SimBoard) => void } = {}) {
     const id = opts.board ?? "esp32-devkitc";
     const n = ++this.seq;
     const base = `${this.prefix}/${n}`;
@@ -73,6 +73,7 @@ export class Rig {
     }
     if (opts.user !== undefined) board.storage.writeText("mote-user.js", opts.user);
     board.flash(readFileSync(FIRMWARE, "utf8"));
+    opts.before?.(board);
     board.boot();
     return { board, base, c };
   }
