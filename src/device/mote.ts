@@ -17,7 +17,7 @@ export interface Mote {
   f?: any;
   /** Reads one sensor now (sensors.ts's read): mote-sleep reads each once per wake, mote-script starts user sensors. */
   rd?: any;
-  /** mote-sleep: store(topic, payload, {qos, retain}) for readings taken while not connected. */
+  /** mote-sleep: {publish(topic, payload, {qos, retain})} storing readings taken while not connected. */
   q?: any;
   /** mote-sleep: this start is a wake from deep sleep (the broker kept the session and the retained states). */
   wk?: boolean;

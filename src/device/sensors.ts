@@ -17,11 +17,6 @@ import { board } from "../platform/board.js";
 
 function round(x: number) { return Math.round(x * 1000) / 1000; }
 
-// Publish now, or hand to mote-sleep's store while not connected (nothing without it: dropped).
-function send(m: Mote, t: string, v: any, q: any) {
-  if (m.up) m.client.publish(t, String(v), q); else m.q(t, String(v), q);
-}
-
 function got(m: Mote, s: any, v: any, w?: number, x?: number) {
   var num = typeof v == "number", t = m.base + "/" + s.name, q = { qos: s.qos, retain: s.retain }, d = s.deadband || 0;
   // NaN is a failed read (E.getTemperature() where the chip has no sensor, a DHT checksum error, an
@@ -32,13 +27,15 @@ function got(m: Mote, s: any, v: any, w?: number, x?: number) {
   if (x !== undefined) x = round(x);
   if (s.v === undefined || ++s.n >= (s.heartbeat || 10) || (num ? Math.abs(v - s.v) > d : v !== s.v) ||
     (w !== undefined && Math.abs(w - s.w) > d) || (x !== undefined && Math.abs(x - s.x) > d)) {
-    if (!m.up && !m.q) return;
-    if (w === undefined) send(m, t, v, q);
+    // Publish now, or hand to mote-sleep's store while not connected (without it: dropped).
+    var P = m.up ? m.client : m.q;
+    if (!P) return;
+    if (w === undefined) P.publish(t, String(v), q);
     else {
-      send(m, t + "/temperature", v, q);
-      send(m, t + "/humidity", w, q);
+      P.publish(t + "/temperature", String(v), q);
+      P.publish(t + "/humidity", String(w), q);
       s.w = w;
-      if (x !== undefined) { send(m, t + "/pressure", x, q); s.x = x; }
+      if (x !== undefined) { P.publish(t + "/pressure", String(x), q); s.x = x; }
     }
     s.v = v; s.n = 0;
   }
@@ -75,16 +72,6 @@ function read(m: Mote, s: any) {
   }
 }
 
-// A button: pulled up (pressed = low) unless active_high; every debounced edge is published at once.
-function button(m: Mote, s: any) {
-  var hi = !!s.active_high;
-  board.mode(s.pin, hi ? "input_pulldown" : "input_pullup");
-  board.watch(function (e: any) {
-    s.v = e.state == hi ? "pressed" : "released";
-    if (m.up || m.q) send(m, m.base + "/" + s.name, s.v, { qos: s.qos, retain: s.retain });
-  }, s.pin, { repeat: true, edge: "both", debounce: s.debounce === undefined ? 50 : s.debounce });
-}
-
 export function startSensors(m: Mote) {
   var l = m.c.sensors, i: number, s: any;
   m.rd = read;
@@ -93,7 +80,14 @@ export function startSensors(m: Mote) {
     s.n = 0;
     // m.bad ends in "|": Espruino's indexOf reports a needle cut off at the string's end as found.
     if ((m.bad + "|").indexOf("sensors[" + i + "]") >= 0) continue;
-    if (s.type == "button") button(m, s);
-    else if (!m.c.sleep) board.every(read, (s.every || 60) * 1000, m, s);
+    if (s.type == "button") {
+      // Pulled up (pressed = low) unless active_high; every debounced edge is published at once.
+      board.mode(s.pin, s.active_high ? "input_pulldown" : "input_pullup");
+      board.watch(function (this: any, e: any) {
+        var b = this, P = m.up ? m.client : m.q;
+        b.v = e.state == !!b.active_high ? "pressed" : "released";
+        if (P) P.publish(m.base + "/" + b.name, b.v, { qos: b.qos, retain: b.retain });
+      }.bind(s), s.pin, { repeat: true, edge: "both", debounce: s.debounce === undefined ? 50 : s.debounce });
+    } else if (!m.c.sleep) board.every(read, (s.every || 60) * 1000, m, s);
   }
 }

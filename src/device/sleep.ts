@@ -51,7 +51,8 @@ export function startSleep(m: Mote, b: typeof Board) {
     st = load(), chip: any, woke = false, q: any[], stay = 0, sent = 0, last = 0, timers = 0, done = 0,
     max = m.c.limits.queue, stayT = m.base + "/stay";
   try {
-    chip = board.chip();
+    // The chip's own module: deep sleep and the wake-up cause.
+    chip = board.module(process.env.BOARD.indexOf("ESP8266") ? "ESP32" : "ESP8266");
     woke = chip.getWakeupCause ? chip.getWakeupCause() != 0 : chip.getResetInfo().reason == "deep sleep";
   } catch (x) { /* no chip module (Espruino on Linux): always a power-on, no deep sleep */ }
   m.wk = woke;
@@ -59,9 +60,11 @@ export function startSleep(m: Mote, b: typeof Board) {
   q = st.q || [];
   m.log("sleep: " + (woke ? "woke for cycle " + st.n : "power-on") + (q.length ? ", " + q.length + " readings kept" : ""));
   // Readings taken while not connected: kept in order, the newest `max`.
-  m.q = function (t: string, v: string, o: any) {
-    q.push([t.substr(m.base.length + 1), v, o.qos || 0, o.retain ? 1 : 0]);
-    if (q.length > max) q.shift();
+  m.q = {
+    publish: function (t: string, v: string, o: any) {
+      q.push([t.substr(m.base.length + 1), v, o.qos || 0, o.retain ? 1 : 0]);
+      if (q.length > max) q.shift();
+    },
   };
   function heard() { last = board.seconds(); }
   c.on("message", function (t: string, v: string) {

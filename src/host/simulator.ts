@@ -24,6 +24,8 @@
 //   maxLogs        lines kept in board.logs (default 10000)
 //   baseVars       process.memory().usage of the idle board (default 40)
 //   onReboot()     called after E.reboot() restarted the board
+//   sleepScale     deep sleep lasts its time x this (default 1; 0.01 makes 300 s last 3 s): scaled time
+//   onSleep(us)    called when board code enters deep sleep
 //
 // board.run(code, filename?)     evaluate a script in the board's global scope (like the REPL); returns its
 //                                value; a synchronous exception is logged ("Uncaught ...") and rethrown
@@ -56,6 +58,24 @@
 // board.sensors                  SimSensors: setDht22(pin, {temp, rh} | fn), setDs18b20(pin, v | fn),
 //                                fail(pin, on?), unplug(pin, on?), setTemperature, setRssi, timing
 // board.sockets()                open sockets: [{id, host, port, tls, connected}]
+// board.traffic                  {sent, received}: bytes through all the board's sockets so far
+// board.storage.wear             {writes, erases, bytes}: flash writes by Storage.write (a write of exactly
+//                                the present content is none; a rewrite of an existing file is an erase)
+// Deep sleep: ESP32.deepSleep(us) / ESP8266.deepSleep(us) power the board off at once (RAM, timers,
+//   watches and sockets gone, unsent data lost, Storage kept) and start it again after us x sleepScale
+//   (ESP8266.deepSleep(0): only board.wake()); then ESP32.getWakeupCause() is 4 (0 after a power-on or a
+//   reboot) and ESP8266.getResetInfo().reason "deep sleep" ("power on", "restart" after a reboot).
+//   board.sleeps / board.asleep / board.wakeReason; board.wake() ends a sleep now (a reset).
+// setWatch(fn, pin, {repeat, edge, debounce}) / clearWatch: fired by pin level changes (pins.set, a pull
+//   on a floating pin); with debounce the edge counts once the level held that long, as on Espruino.
+//   board.bounce(pin, level, edges?, gapMs?) toggles the pin like a bouncing contact, then settles.
+// I2C: I2C1 (I2C2 on ESP32) and new I2C(): setup({sda, scl}), writeTo(addr, data...), readFrom(addr, n)
+//   reach the device wired at that address on those pins, else throw "I2C: no ACK".
+//   board.attachBme280({sda, scl, address?}, reading?) wires a BME280 (i2c.ts: registers, calibration,
+//   raw values the datasheet's compensation turns into the reading); set(reading), failing = true.
+//   require("BME280") is a stand-in for Espruino's module: connect(i2c, {addr}).getData() ->
+//   {temp, pressure (hPa), humidity}, talking to the chip over I2C as that module does.
+// eval() of a string read from Storage (a .js file) names that file in stack traces, as Espruino does.
 //
 // ------------------------------------------------------------------------------- board surface
 // Globals: setTimeout/setInterval/clearTimeout/clearInterval/changeInterval (Espruino ids: the last id
@@ -69,7 +89,8 @@
 // Object.prototype: on/addListener/prependListener/emit (queued, at most 4 args)/removeListener/
 // removeAllListeners.
 // Modules: net, tls (boards with tls), Storage, Wifi (boards with wifi), ESP32 or ESP8266, DHT22,
-// DS18B20; then Storage files; then modules added with addModule. Others: Error 'Module "x" not found'.
+// DS18B20, BME280; then Storage files; then modules added with addModule. Others: Error 'Module "x" not found'.
+// Globals also: setWatch/clearWatch, I2C, I2C1 (and I2C2 on ESP32).
 // Removed: Map, Set, WeakMap, WeakSet, WeakRef, Symbol, Proxy, Reflect, BigInt, Intl, WebAssembly,
 // SharedArrayBuffer, Atomics, Array.from, Uint8Array.from, Number.isInteger, Math.trunc; never present:
 // Buffer, TextEncoder/TextDecoder, setImmediate, queueMicrotask, process.nextTick.

@@ -32,9 +32,7 @@ export const board = {
     i.setup({ sda: s.sda, scl: s.scl });
     return d.connect(i, { addr: s.address || 0x76 });
   },
-  /** The chip's own module (ESP32 or ESP8266: deep sleep, wake-up cause); throws where there is none. */
-  chip: (): any => require(process.env.BOARD.indexOf("ESP8266") ? "ESP32" : "ESP8266"),
-  /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in. */
+  /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in (ESP32, ESP8266 for mote-sleep). */
   module: (name: string): any => require(name),
   /** A Storage file as a string (undefined when missing), and writing one (features keep small state). */
   readText: (name: string): any => require("Storage").read(name),
