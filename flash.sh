@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Flash mote onto an Espruino board:
-#   ./flash.sh --board esp32-devkitc --port /dev/ttyUSB0 --config my.json [--modules DIR] [--dry-run]
+#   ./flash.sh --board esp32-devkitc --port /dev/ttyUSB0 --config my.json [--modules DIR] [--user FILE] [--dry-run]
 # 1. builds firmware/mote.js if it is missing (npm run build)
 # 2. validates the config against the board (check-config; also writes .build/flash/<board>/)
 # 3. with the espruino tool (npm devDependency): resets the interpreter, writes Storage files
 #    .bootcde = firmware/mote.js (the boot code), mote.json = the config (minified),
 #    mote.board = the board's pin table for the on-board validator, and the Espruino modules the config
 #    needs (DHT22.js, DS18B20.js from --modules DIR, e.g. downloaded from espruino.com/modules; without
-#    them it warns: they must already be in the board's Storage); then prints what Storage holds
+#    them it warns: they must already be in the board's Storage), the feature module mote-sleep when the
+#    config has "sleep", and with --user FILE your code as mote-user.js with mote-script (its API); then prints what Storage holds
 #    (checked against the local sizes) and restarts with load(), which runs the new boot code.
 # --port takes a serial device or tcp://host:port (Espruino's telnet console, e.g. Espruino on Linux
 # started with --telnet, port 2323). --dry-run validates and prints the exact commands, sending nothing.
@@ -18,11 +19,12 @@ prog=flash
 die() { echo "$prog: error: $*" >&2; exit 1; }
 usage() {
   cat <<EOF
-usage: ./flash.sh --board BOARD --port PORT --config FILE [--modules DIR] [--dry-run]
+usage: ./flash.sh --board BOARD --port PORT --config FILE [--modules DIR] [--user FILE] [--dry-run]
   --board   one of: $(boards)
   --port    serial port (/dev/ttyUSB0, /dev/ttyACM0, COM3) or tcp://host:port
   --config  the mote.json to upload (see src/device/config.schema.json, boards/examples/)
-  --modules folder with Espruino modules the config needs (DHT22.js, DS18B20.js)
+  --modules folder with Espruino modules the config needs (DHT22.js, DS18B20.js, BME280.js)
+  --user    your own JavaScript, run after start as mote-user.js (README: "Your own code")
   --dry-run validate and print the commands without touching the port
 EOF
 }
@@ -31,17 +33,18 @@ cd "$(dirname "$0")" || exit 1
 root=$(pwd)
 boards() { (cd boards && ls -1 *.json | grep -v '^board\.schema\.json$' | sed 's/\.json$//' | paste -sd' ' -); }
 
-board="" port="" config="" modules="" dry=0
+board="" port="" config="" modules="" user="" dry=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --board|--port|--config|--modules)
+    --board|--port|--config|--modules|--user)
       [ $# -ge 2 ] && [ "${2#--}" = "$2" ] || die "$1 needs a value"
-      case "$1" in --board) board=$2 ;; --port) port=$2 ;; --config) config=$2 ;; --modules) modules=$2 ;; esac
+      case "$1" in --board) board=$2 ;; --port) port=$2 ;; --config) config=$2 ;; --modules) modules=$2 ;; --user) user=$2 ;; esac
       shift 2 ;;
     --board=*) board=${1#*=}; shift ;;
     --port=*) port=${1#*=}; shift ;;
     --config=*) config=${1#*=}; shift ;;
     --modules=*) modules=${1#*=}; shift ;;
+    --user=*) user=${1#*=}; shift ;;
     --dry-run|-n) dry=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
@@ -59,6 +62,11 @@ case "$config" in /*) ;; *) config="$OLDPWD/$config" ;; esac
 if [ -n "$modules" ]; then
   case "$modules" in /*) ;; *) modules="$OLDPWD/$modules" ;; esac
   [ -d "$modules" ] || die "--modules: no such folder: $modules"
+fi
+
+if [ -n "$user" ]; then
+  case "$user" in /*) ;; *) user="$OLDPWD/$user" ;; esac
+  [ -f "$user" ] || die "--user: file not found: $user"
 fi
 
 if [[ "$port" == tcp://* ]]; then
@@ -136,6 +144,9 @@ while read -r mod; do
     echo "$prog: warning: the config uses Espruino's $mod module: it is not uploaded (no $mod.js in --modules DIR), so it must already be in the board's Storage"
   fi
 done < "$out/modules"
+# Feature modules the config uses, and the user's code with its API.
+grep -q '"sleep"' "$out/mote.json" && extra+=(--storage "mote-sleep:firmware/mote-sleep.js")
+[ -n "$user" ] && extra+=(--storage "mote-script:firmware/mote-script.js" --storage "mote-user.js:$user")
 cmd=(npx espruino --no-ble -b "$baud" -p "$port" --board "$out/espruino-board.json"
   --storage "mote.json:$out/mote.json" --storage "mote.board:$out/mote.board" "${extra[@]}" --storage ".bootcde:$fw"
   "$out/finish.js")

@@ -40,6 +40,18 @@ const ESPRUINO_KEYWORDS = [
   "super", "static", "of",
 ];
 
+// Short names for mangled `_` members that never start with "_" themselves: terser's own sequence
+// can yield one (say `_t`), which would read as a member left unmangled (and the bundle check says so).
+// Self-contained: the terser plugin hands its options to worker threads as source text.
+const propertyNames = {
+  get(n) {
+    const first = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ$", rest = first + "_0123456789";
+    let s = first[n % first.length];
+    for (n = Math.floor(n / first.length); n > 0; n = Math.floor(n / rest.length)) { n--; s += rest[n % rest.length]; }
+    return s;
+  },
+};
+
 /** @type {import('@rollup/plugin-terser').Options} */
 const terserOptions = DEBUG
   ? { ecma: 2015, compress: false, mangle: false, format: { beautify: true, ascii_only: true, comments: false } }
@@ -78,7 +90,8 @@ const terserOptions = DEBUG
         // Members written `_name` are private to one bundle and get short names (fewer bytes, shorter
         // property names in JsVars). `o._x` is mangled; `o["_x"]` (quoted) is left alone (keep_quoted
         // "strict"), so quote a `_` name that must survive (e.g. a key in stored JSON).
-        properties: { regex: /^_[^_]/, keep_quoted: "strict", reserved: ESPRUINO_PROTO.concat(ESPRUINO_KEYWORDS) },
+        properties: { regex: /^_[^_]/, keep_quoted: "strict", reserved: ESPRUINO_PROTO.concat(ESPRUINO_KEYWORDS),
+          nth_identifier: propertyNames },
       },
       format: {
         ecma: 2015,

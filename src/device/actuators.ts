@@ -23,7 +23,8 @@ export function startActuators(m: Mote) {
   function command(topic: string, msg: string, p: any) {
     var j: number, b: any, t: string, v: any, pct: boolean, n: number;
     for (j = 0; j < l.length; j++) if (m.base + "/" + l[j].name + "/set" == topic) b = l[j];
-    if (!b || (p && p.retain && !b.restore)) return;
+    // b.r: an actuator of the user's code (mote-script), which obeys its own subscription.
+    if (!b || b.r || (p && p.retain && !b.restore)) return;
     t = String(msg).trim().toLowerCase();
     if (t == "1" || t == "true" || t == "on") v = 1;
     else if (t == "0" || t == "false" || t == "off") v = 0;
@@ -40,11 +41,15 @@ export function startActuators(m: Mote) {
       echo(m, b);
     }
   }
+  // Waking from deep sleep (mote-sleep), the broker kept the subscriptions in the session: none is
+  // sent again (mote-sleep subscribes when the session was lost), and commands queued while the board
+  // slept arrive as plain messages.
+  if (m.wk) m.client.on("publish", function (p: any) { command(p.topic, p.message, p); });
   for (i = 0; i < l.length; i++) {
     a = l[i];
     // "|" ends the haystack: Espruino's indexOf reports a needle cut off at the string's end as found.
     if ((m.bad + "|").indexOf("actuators[" + i + "]") >= 0) { a.x = 1; continue; }
     try { apply(a, +(a.initial || 0)); } catch (e) { m.log("actuator " + a.name + ": " + e); }
-    m.client.subscribe(m.base + "/" + a.name + "/set", { qos: a.qos === undefined ? 1 : a.qos }, command);
+    if (!m.wk) m.client.subscribe(m.base + "/" + a.name + "/set", { qos: a.qos === undefined ? 1 : a.qos }, command);
   }
 }

@@ -78,26 +78,36 @@ export function validateConfig(c: any, b?: Partial<CompactBoard>): string[] {
         caps.indexOf("i") >= 0 ? " is input-only" : " is not a digital pin") + " on " + b.id);
   }
   function item(p: string, it: any, isSensor: boolean) {
-    var n = it.name, ty = it.type, need: any, prev = names["$" + n];
+    var n = it.name, ty = it.type, need: any, prev = names["$" + n], k: string;
     if (typeof n == "string" && n) {
       if (prev) err(p + "name", "duplicate name " + n + " (" + prev + ")");
-      else if (n == "error" || n == "diag" || n == "restart" || (n == "status" && c.status === undefined))
+      else if (n == "error" || n == "diag" || n == "restart" || n == "stay" || (n == "status" && c.status === undefined))
         err(p + "name", n + " is reserved (<base>/" + n + ")");
       names["$" + n] = p.slice(0, -1);
     }
     if (typeof ty != "string") return;
     need = (isSensor ? { analog: "a", digital: "r", dht22: "d", ds18b20: "d", "internal-temperature": "", memory: "", uptime: "",
-      rssi: "" } : { digital: "d", pwm: "p" } as any)[ty];
-    if (typeof need != "string") err(p + "type", "unknown type " + ty + (isSensor ?
-      " (analog, digital, internal-temperature, memory, uptime, rssi, dht22, ds18b20)" : " (digital, pwm)"));
-    else if (!need) { if (it.pin !== undefined) err(p + "pin", "not used by type " + ty); }
+      rssi: "", button: "r", bme280: "" } : { digital: "d", pwm: "p" } as any)[ty];
+    if (typeof need != "string") return err(p + "type", "unknown type " + ty + (isSensor ?
+      " (analog, digital, internal-temperature, memory, uptime, rssi, dht22, ds18b20, button, bme280)" : " (digital, pwm)"));
+    // Keys of one type only: the I2C pins and address of a bme280, the debounce and level of a button.
+    for (k in { sda: 1, scl: 1, address: 1, debounce: 2, active_high: 2 }) if (it[k] !== undefined &&
+      ty != ((k == "debounce" || k == "active_high") ? "button" : "bme280")) err(p + k, "not used by type " + ty);
+    if (ty == "bme280") {
+      for (k in { sda: 1, scl: 1 }) if (it[k] === undefined) err(p + k, "required for type bme280"); else pin(p + k, it[k], "d");
+    }
+    if (!need) { if (it.pin !== undefined) err(p + "pin", "not used by type " + ty); }
     else if (it.pin === undefined) { if (isSensor) err(p + "pin", "required for type " + ty); }
     else pin(p + "pin", it.pin, need);
   }
 
   if (!isObj(c)) return ["config: must be a JSON object"];
   check(c, "", { $schema: "s", wifi: b && b.wifi === false ? "o" : "o!", mqtt: "o!", base: "t", status: "t", sensors: "a",
-    actuators: "a", limits: "o", diag_every: "n0", homeassistant: "x" });
+    actuators: "a", limits: "o", diag_every: "n0", homeassistant: "x", sleep: "o" });
+  if (o = c.sleep) {
+    check(o, "sleep.", { every: "p!", awake: "p" });
+    if (o.every && o.awake >= o.every) err("sleep.awake", "must be less than sleep.every (" + o.every + " s)");
+  }
   t = c.homeassistant;
   if (isObj(t)) check(t, "homeassistant.", { prefix: "t", per_entity: "b", name: "s1" });
   else if (t !== undefined && typeof t != "boolean") err("homeassistant", "must be true, false or an object");
@@ -125,7 +135,8 @@ export function validateConfig(c: any, b?: Partial<CompactBoard>): string[] {
       o = l[i]; t = k + "[" + i + "].";
       if (!isObj(o)) { err(t.slice(0, -1), "must be an object"); continue; }
       if (k == "sensors") check(o, t, { name: "N!", type: "s!", pin: "P", every: "p", qos: "i0,2", retain: "b",
-        deadband: "n0", heartbeat: "i1", scale: "n", offset: "n" });
+        deadband: "n0", heartbeat: "i1", scale: "n", offset: "n", debounce: "n0,10000", active_high: "b", sda: "P", scl: "P",
+        address: "i0,127" });
       else {
         check(o, t, { name: "N!", type: "s!", pin: "P!", invert: "b", initial: "x", restore: "b", freq: "p", qos: "i0,2" });
         if (o.initial !== undefined && typeof o.initial != "boolean" &&

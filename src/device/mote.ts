@@ -15,4 +15,12 @@ export interface Mote {
   stop(): void;      // publish "offline" and disconnect
   /** Loaded feature modules by name ("ha", "remote", ...): see feature() in runtime.ts. */
   f?: any;
+  /** Reads one sensor now (sensors.ts's read): mote-sleep reads each once per wake, mote-script starts user sensors. */
+  rd?: any;
+  /** mote-sleep: {publish(topic, payload, {qos, retain})} storing readings taken while not connected. */
+  q?: any;
+  /** mote-sleep: this start is a wake from deep sleep (the broker kept the session and the retained states). */
+  wk?: boolean;
+  /** mote-script adds the user API here (publish, subscribe, sensor, actuator, every, after). */
+  [api: string]: any;
 }

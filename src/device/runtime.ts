@@ -58,7 +58,8 @@ export function start(): Mote {
   try {
     client = m.client = new Client(platform, {
       host: q.host, port: q.port, servers: servers(q), tls: q.tls, username: q.username, password: q.password, client_id: q.client_id,
-      keep_alive: q.keep_alive, clean_session: q.clean_session, will: will(m),
+      // Asleep, a board keeps its session: commands sent meanwhile wait at the broker for its next wake.
+      keep_alive: q.keep_alive, clean_session: c.sleep ? false : q.clean_session, will: will(m),
       inflight: c.limits.inflight, queue: c.limits.queue, max_packet: c.limits.max_packet,
     });
   } catch (x) {
@@ -69,6 +70,8 @@ export function start(): Mote {
   client.on("disconnected", function (r: string) { m.up = false; m.log("disconnected: " + r); });
   client.on("error", function (x: any) { m.log("mqtt: " + x.message); });
   m.stop = function () { offline(m); };
+  // Deep sleep first: it tells the others whether this start is a wake (m.wk).
+  if (c.sleep) feature(m, "sleep");
   startActuators(m);
   startSensors(m);
   // Optional features. diag is on by default (300 s), but only where mote-diag is in Storage
@@ -76,6 +79,8 @@ export function start(): Mote {
   i = c.diag_every;
   if (i !== 0 && (i || board.readText("mote-diag") !== undefined)) feature(m, "diag");
   if (c.homeassistant) feature(m, "ha");
+  // The user's own code, when there is some, after everything else is set up.
+  if (board.readText("mote-user.js") !== undefined) feature(m, "script");
   joinWifi(m, function () { client.connect(); });
   return m;
 }

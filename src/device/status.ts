@@ -9,13 +9,16 @@ export function will(m: Mote) {
 }
 
 // On every (re)connection: birth, the config errors (an empty retained message clears old ones),
-// and each actuator's state.
+// and each actuator's state. A board waking from deep sleep (mote-sleep) published the errors and
+// states before it slept and the broker retains them: it sends only the birth, and keeps its
+// sensors' deadband state across connections.
 export function online(m: Mote) {
   var c = m.client, q = { qos: 1, retain: true }, l = m.c.actuators, i: number;
   c.publish(m.c.status, m.errors.length ? "error" : "online", q);
+  if (m.wk) return;
   c.publish(m.base + "/error", m.errors.join("\n"), q);
   for (i = 0; i < l.length; i++) if (!l[i].x) echo(m, l[i]);
-  for (i = 0; i < m.c.sensors.length; i++) delete m.c.sensors[i].v; // publish fresh values
+  if (!m.c.sleep) for (i = 0; i < m.c.sensors.length; i++) delete m.c.sensors[i].v; // publish fresh values
 }
 
 // Deliberate stop: say "offline" ourselves (the broker drops the will on DISCONNECT), then disconnect.

@@ -22,11 +22,15 @@ export interface PinState {
   analog?: number | (() => number);
 }
 
+/** Called when the level a pin reads changes (an external level, a pull switched on a floating pin). */
+export type PinInputListener = (pin: string, level: number) => void;
+
 export type PinWriteListener = (pin: string, value: number, kind: "digital" | "pwm", state: Readonly<PinState>) => void;
 
 export class SimPins {
   private readonly states = new Map<string, PinState>();
   private readonly listeners = new Set<PinWriteListener>();
+  private readonly inputListeners = new Set<PinInputListener>();
   private readonly adcSteps: number;
 
   /** `defaultAnalog(pin)` gives the level of an ADC pin nobody has set (a slowly changing signal). */
@@ -53,7 +57,28 @@ export class SimPins {
 
   /** Applies an external digital level (a button, a sensor output) to the pin; undefined = floating. */
   set(pin: string, v: number | boolean | undefined): void {
-    this.st(pin).input = v === undefined ? undefined : (v ? 1 : 0);
+    const s = this.st(pin), before = this.level(s);
+    s.input = v === undefined ? undefined : (v ? 1 : 0);
+    this.changed(pin, before, s);
+  }
+
+  /** The level the pin reads as an input (external level, else its pull), without touching its mode. */
+  levelOf(pin: string): number {
+    return this.level(this.st(pin));
+  }
+
+  /** Called whenever the level a pin reads changes (setWatch uses it); returns a function that unsubscribes. */
+  onInput(cb: PinInputListener): () => void {
+    this.inputListeners.add(cb);
+    return () => { this.inputListeners.delete(cb); };
+  }
+
+  private changed(pin: string, before: number, s: PinState): void {
+    const now = this.level(s);
+    if (now === before) return;
+    for (const cb of [...this.inputListeners]) {
+      try { cb(pin, now); } catch { /* a listener's problem */ }
+    }
   }
 
   /** Sets what analogRead sees (0..1), or a function computing it at each read. */
@@ -136,10 +161,11 @@ export class SimPins {
   }
 
   setMode(pin: string, mode: string | undefined): void {
-    const s = this.st(pin);
+    const s = this.st(pin), before = this.level(s);
     if (mode === undefined || mode === "auto") { s.manual = false; return; }
     s.mode = mode; s.manual = true;
     if (mode !== "af_output") { delete s.duty; delete s.freq; }
+    this.changed(pin, before, s);
   }
 
   getMode(pin: string): string {

@@ -438,6 +438,19 @@ export function espruinoPrelude(G: any, H: any): any {
     }
   }
 
+  // ------------------------------------------------------------------ eval
+  // Espruino names the Storage file and its line in the stack of an error thrown by code evaluated from
+  // a string read from Storage ("at f (mote-user.js:5:7)"): strings read from Storage are remembered
+  // (the last few, by name) and eval gives V8 their name as sourceURL, so stacks say the same here.
+  // Like every eval here, it runs in the global scope.
+  var readFromStorage: any = {};
+  var nativeEval = G.eval;
+  G.eval = function (src: any) {
+    var text = src;
+    if (typeof src === "string") for (var n in readFromStorage) if (readFromStorage[n] === src) { text = src + "\n//# sourceURL=" + n; break; }
+    return nativeEval(text);
+  };
+
   // ------------------------------------------------------------------ Storage
   function storageData(data: any) {
     if (typeof data === "string") return data;
@@ -447,7 +460,9 @@ export function espruinoPrelude(G: any, H: any): any {
   natives.Storage = function () {
     var S: any = {
       read: function read(name: any, offset: any, length: any) {
-        return host.stRead(String(name), offset === undefined ? 0 : Number(offset), length === undefined ? undefined : Number(length));
+        var d = host.stRead(String(name), offset === undefined ? 0 : Number(offset), length === undefined ? undefined : Number(length));
+        if (typeof d === "string" && /\.js$/.test(String(name))) readFromStorage[String(name)] = d;
+        return d;
       },
       readJSON: function readJSON(name: any, noExceptions: any) {
         var s = host.stRead(String(name), 0, undefined);
@@ -548,19 +563,23 @@ export function espruinoPrelude(G: any, H: any): any {
     return {
       getState: function getState() { return JSONparse(H.chipStateJSON()); },
       reboot: function reboot() { H.reboot(); },
-      deepSleep: function deepSleep(us: any) { H.log("ESP32.deepSleep(" + us + ") (simulated: rebooting)"); H.reboot(); },
+      deepSleep: function deepSleep(us: any) { H.deepSleep(Number(us), "ESP32.deepSleep"); },
       setAtten: function setAtten() {},
       enableWifi: function enableWifi() {},
       enableBLE: function enableBLE() {},
-      getWakeupCause: function getWakeupCause() { return 0; },
+      // 0: the start was not a wake from deep sleep; 4: the timer woke it.
+      getWakeupCause: function getWakeupCause() { return H.wakeReason() === "deep sleep" ? 4 : 0; },
     };
   };
   if (info.chip === "ESP8266") natives.ESP8266 = function () {
     return {
       getState: function getState() { return JSONparse(H.chipStateJSON()); },
-      getResetInfo: function getResetInfo() { return { code: 0, reason: "power on", exccause: 0, epc1: 0, epc2: 0, epc3: 0, excvaddr: 0, depc: 0 }; },
+      getResetInfo: function getResetInfo() {
+        var r = H.wakeReason();
+        return { code: r === "deep sleep" ? 5 : r === "restart" ? 4 : 0, reason: r, exccause: 0, epc1: 0, epc2: 0, epc3: 0, excvaddr: 0, depc: 0 };
+      },
       reboot: function reboot() { H.reboot(); },
-      deepSleep: function deepSleep(us: any) { H.log("ESP8266.deepSleep(" + us + ") (simulated: rebooting)"); H.reboot(); },
+      deepSleep: function deepSleep(us: any) { H.deepSleep(Number(us), "ESP8266.deepSleep"); },
       setCPUFreq: function setCPUFreq() {},
       logDebug: function logDebug() {},
       setLog: function setLog() {},
@@ -630,10 +649,105 @@ export function espruinoPrelude(G: any, H: any): any {
     return { connect: function connect(bus: any, device: any) { return new (DS18B20 as any)(bus, device); } };
   };
 
+  // ------------------------------------------------------------------ setWatch
+  // Watches live on the host (simulator.ts), which sees pin levels change and applies the debounce:
+  // an edge counts once the pin has kept its new level for `debounce` ms, as Espruino's does.
+  G.setWatch = function setWatch(fn: any, pin: any, options: any) {
+    if (typeof fn !== "function" && typeof fn !== "string") throw new ErrorCtor("Function or String not supplied!");
+    var o = typeof options === "object" && options ? options : {};
+    var edge = o.edge === "rising" || o.edge === 1 ? 1 : o.edge === "falling" || o.edge === -1 ? -1 : 0;
+    return H.watchAdd(fn, pinName(pin), !!o.repeat, edge, o.debounce > 0 ? Number(o.debounce) : 0);
+  };
+  G.clearWatch = function clearWatch(id: any) {
+    if (arguments.length === 0) { H.watchClear(-1); return; }
+    if (id === undefined) throw new ErrorCtor("clearWatch(undefined) not allowed. Use clearWatch() instead");
+    H.watchClear(Number(id));
+  };
+  function watchFire(fn: any, state: number, time: number, lastTime: number, pin: string) {
+    callOne(undefined, fn, [{ state: state === 1, time: time, lastTime: lastTime, pin: pinObjects[pin] }]);
+  }
+
+  // ------------------------------------------------------------------ I2C
+  // I2C1 (and I2C2 on ESP32) and new I2C() (software): setup({sda, scl}) picks the bus; writeTo and
+  // readFrom reach the simulated device at that address on those pins (simulator.ts, i2c.ts).
+  function I2C(this: any) { hidden(this, "#sda", ""); hidden(this, "#scl", ""); }
+  var I2CProto = I2C.prototype as any;
+  I2CProto.setup = function setup(o: any) {
+    if (!o || o.sda === undefined || o.scl === undefined) throw new ErrorCtor("I2C.setup: sda and scl pins are needed");
+    this["#sda"] = pinName(o.sda); this["#scl"] = pinName(o.scl);
+  };
+  function i2cAddr(self: any, a: any) {
+    if (!self["#sda"]) throw new ErrorCtor("I2C device not initialised - call setup() first");
+    return typeof a === "object" && a ? Number(a.address) : Number(a);
+  }
+  I2CProto.writeTo = function writeTo(address: any) {
+    var a = i2cAddr(this, address), rest: any[] = [];
+    for (var i = 1; i < arguments.length; i++) rest.push(arguments[i]);
+    host.i2cWrite(this["#sda"], this["#scl"], a, toBinaryString(rest));
+  };
+  I2CProto.readFrom = function readFrom(address: any, n: any) {
+    var d = host.i2cRead(this["#sda"], this["#scl"], i2cAddr(this, address), Number(n));
+    return E.toUint8Array(d);
+  };
+  G.I2C = I2C;
+  G.I2C1 = new (I2C as any)();
+  if (info.chip === "ESP32") G.I2C2 = new (I2C as any)();
+
+  // ------------------------------------------------------------------ BME280 (stand-in for Espruino's module)
+  // The same API as Espruino's BME280 module, talking to the chip over I2C as that module does: connect
+  // writes ctrl_hum/ctrl_meas/config (x1 oversampling, normal mode) and reads the calibration; getData()
+  // reads the 8 data bytes and applies the datasheet's compensation: {temp: °C, pressure: hPa, humidity: %}.
+  natives.BME280 = function () {
+    function BME(this: any, i2c: any, o: any) {
+      var a = this.addr = o && o.addr !== undefined ? o.addr : 0x76, c: any = {}, d: any;
+      this.i2c = i2c;
+      i2c.writeTo(a, [0xf2, 1]); i2c.writeTo(a, [0xf4, 0x27]); i2c.writeTo(a, [0xf5, 0xa0]);
+      i2c.writeTo(a, 0x88); d = i2c.readFrom(a, 24);
+      function u(k: number) { return d[k] | (d[k + 1] << 8); }
+      function s16(k: number) { var v = u(k); return v > 32767 ? v - 65536 : v; }
+      c.T1 = u(0); c.T2 = s16(2); c.T3 = s16(4); c.P1 = u(6);
+      for (var k = 2; k <= 9; k++) c["P" + k] = s16(6 + 2 * (k - 1));
+      i2c.writeTo(a, 0xa1); c.H1 = i2c.readFrom(a, 1)[0];
+      i2c.writeTo(a, 0xe1); d = i2c.readFrom(a, 7);
+      c.H2 = s16(0); c.H3 = d[2]; c.H4 = (d[3] << 4) | (d[4] & 15); c.H5 = (d[5] << 4) | (d[4] >> 4); c.H6 = d[6] > 127 ? d[6] - 256 : d[6];
+      this.cal = c;
+    }
+    var P = BME.prototype as any;
+    P.readRawData = function readRawData() {
+      this.i2c.writeTo(this.addr, 0xf7);
+      var d = this.i2c.readFrom(this.addr, 8);
+      this.pres_raw = (d[0] << 12) | (d[1] << 4) | (d[2] >> 4);
+      this.temp_raw = (d[3] << 12) | (d[4] << 4) | (d[5] >> 4);
+      this.hum_raw = (d[6] << 8) | d[7];
+    };
+    P.getData = function getData() {
+      var c = this.cal, v1: number, v2: number, t: number, p = 0, h: number;
+      this.readRawData();
+      v1 = (this.temp_raw / 16384 - c.T1 / 1024) * c.T2;
+      v2 = (this.temp_raw / 131072 - c.T1 / 8192) * (this.temp_raw / 131072 - c.T1 / 8192) * c.T3;
+      t = v1 + v2;
+      v1 = t / 2 - 64000;
+      v2 = v1 * v1 * c.P6 / 32768 + v1 * c.P5 * 2;
+      v2 = v2 / 4 + c.P4 * 65536;
+      v1 = (c.P3 * v1 * v1 / 524288 + c.P2 * v1) / 524288;
+      v1 = (1 + v1 / 32768) * c.P1;
+      if (v1 !== 0) {
+        p = (1048576 - this.pres_raw - v2 / 4096) * 6250 / v1;
+        p += (c.P9 * p * p / 2147483648 + p * c.P8 / 32768 + c.P7) / 16;
+      }
+      h = t - 76800;
+      h = (this.hum_raw - (c.H4 * 64 + c.H5 / 16384 * h)) * (c.H2 / 65536 * (1 + c.H6 / 67108864 * h * (1 + c.H3 / 67108864 * h)));
+      h = h * (1 - c.H1 * h / 524288);
+      return { temp: t / 5120, pressure: p / 100, humidity: h < 0 ? 0 : h > 100 ? 100 : h };
+    };
+    return { connect: function connect(i2c: any, o: any) { return new (BME as any)(i2c, o); } };
+  };
+
   // ------------------------------------------------------------------ host entry points
   return {
     drain: drain,
     fire: function (fn: any, args: any[]) { callOne(undefined, fn, args || []); },
+    watchFire: watchFire,
     report: report,
     sockEvent: sockEvent,
     wifiEvent: wifiEvent,
@@ -652,7 +766,7 @@ export function espruinoPrelude(G: any, H: any): any {
       var d = Object.getOwnPropertyDescriptor(G, k);
       return d && "value" in d ? d.value : undefined;
     },
-    platformObjects: function () { return [E, G.process, G.console, G.Modules, PinProto, SocketProto, OWProto]; },
+    platformObjects: function () { return [E, G.process, G.console, G.Modules, PinProto, SocketProto, OWProto, I2CProto]; },
   };
 }
 

@@ -24,6 +24,8 @@
 //   maxLogs        lines kept in board.logs (default 10000)
 //   baseVars       process.memory().usage of the idle board (default 40)
 //   onReboot()     called after E.reboot() restarted the board
+//   sleepScale     deep sleep lasts its time x this (default 1; 0.01 makes 300 s last 3 s): scaled time
+//   onSleep(us)    called when board code enters deep sleep
 //
 // board.run(code, filename?)     evaluate a script in the board's global scope (like the REPL); returns its
 //                                value; a synchronous exception is logged ("Uncaught ...") and rethrown
@@ -58,6 +60,24 @@
 // board.sockets()                open sockets: [{id, host, port, tls, connected}]
 // board.socketHistory            the last 100 sockets opened: [{id, host, port, opened, connected?, closed?}] (Date.now()
 //                                times): when each connection attempt started, was accepted, ended
+// board.traffic                  {sent, received}: bytes through all the board's sockets so far
+// board.storage.wear             {writes, erases, bytes}: flash writes by Storage.write (a write of exactly
+//                                the present content is none; a rewrite of an existing file is an erase)
+// Deep sleep: ESP32.deepSleep(us) / ESP8266.deepSleep(us) power the board off at once (RAM, timers,
+//   watches and sockets gone, unsent data lost, Storage kept) and start it again after us x sleepScale
+//   (ESP8266.deepSleep(0): only board.wake()); then ESP32.getWakeupCause() is 4 (0 after a power-on or a
+//   reboot) and ESP8266.getResetInfo().reason "deep sleep" ("power on", "restart" after a reboot).
+//   board.sleeps / board.asleep / board.wakeReason; board.wake() ends a sleep now (a reset).
+// setWatch(fn, pin, {repeat, edge, debounce}) / clearWatch: fired by pin level changes (pins.set, a pull
+//   on a floating pin); with debounce the edge counts once the level held that long, as on Espruino.
+//   board.bounce(pin, level, edges?, gapMs?) toggles the pin like a bouncing contact, then settles.
+// I2C: I2C1 (I2C2 on ESP32) and new I2C(): setup({sda, scl}), writeTo(addr, data...), readFrom(addr, n)
+//   reach the device wired at that address on those pins, else throw "I2C: no ACK".
+//   board.attachBme280({sda, scl, address?}, reading?) wires a BME280 (i2c.ts: registers, calibration,
+//   raw values the datasheet's compensation turns into the reading); set(reading), failing = true.
+//   require("BME280") is a stand-in for Espruino's module: connect(i2c, {addr}).getData() ->
+//   {temp, pressure (hPa), humidity}, talking to the chip over I2C as that module does.
+// eval() of a string read from Storage (a .js file) names that file in stack traces, as Espruino does.
 //
 // ------------------------------------------------------------------------------- board surface
 // Globals: setTimeout/setInterval/clearTimeout/clearInterval/changeInterval (Espruino ids: the last id
@@ -71,7 +91,8 @@
 // Object.prototype: on/addListener/prependListener/emit (queued, at most 4 args)/removeListener/
 // removeAllListeners.
 // Modules: net, tls (boards with tls), Storage, Wifi (boards with wifi), ESP32 or ESP8266, DHT22,
-// DS18B20; then Storage files; then modules added with addModule. Others: Error 'Module "x" not found'.
+// DS18B20, BME280; then Storage files; then modules added with addModule. Others: Error 'Module "x" not found'.
+// Globals also: setWatch/clearWatch, I2C, I2C1 (and I2C2 on ESP32).
 // Removed: Map, Set, WeakMap, WeakSet, WeakRef, Symbol, Proxy, Reflect, BigInt, Intl, WebAssembly,
 // SharedArrayBuffer, Atomics, Array.from, Uint8Array.from, Number.isInteger, Math.trunc; never present:
 // Buffer, TextEncoder/TextDecoder, setImmediate, queueMicrotask, process.nextTick.
@@ -87,6 +108,7 @@ import { VarCounter, reachable } from "./memory.js";
 import { PIN_MODES, SimPins } from "./pins.js";
 import { espruinoPrelude, REMOVE_NON_ESPRUINO } from "./prelude.js";
 import { SimSensors } from "./sensors.js";
+import { SimBme280, SimI2c, type Bme280Reading } from "./i2c.js";
 import { MAX_NAME, SimStorage } from "./storage.js";
 import { SimWifi } from "./wifi.js";
 
@@ -103,6 +125,13 @@ export interface SimBoardOptions {
   maxLogs?: number;
   baseVars?: number;
   onReboot?: () => void;
+  /**
+   * Deep sleep lasts its time multiplied by this (default 1): 0.01 makes a 300 s sleep 3 s. getTime()
+   * still counts real time since the last start (RAM, and with it the clock, is lost in deep sleep).
+   */
+  sleepScale?: number;
+  /** Called when board code enters deep sleep (`us` as asked, before scaling). */
+  onSleep?: (us: number) => void;
   /**
    * Strings are bytes, as on Espruino built without Unicode support (the ESP32 and
    * ESP8266 firmware): JSON.parse keeps the low 8 bits of a \u escape. Tests then pass
@@ -126,6 +155,17 @@ interface TimerRec {
   args: unknown;
   repeat: boolean;
   handle: NodeJS.Timeout;
+}
+
+interface WatchRec {
+  fn: unknown;
+  pin: string;
+  repeat: boolean;
+  edge: number;
+  debounce: number;
+  last: number;
+  lastTime: number;
+  timer?: NodeJS.Timeout;
 }
 
 interface SockRec {
@@ -213,6 +253,15 @@ export class SimBoard {
   readonly errors: unknown[] = [];
   /** Reboots completed (E.reboot, ESP32.reboot, board.reboot()). */
   reboots = 0;
+  /** Deep sleeps entered, and whether the board is in one now. */
+  sleeps = 0;
+  asleep = false;
+  /** Why the board last started, as the chip reports it: "power on", "restart" (E.reboot) or "deep sleep". */
+  wakeReason: "power on" | "restart" | "deep sleep" = "power on";
+  /** I2C devices wired to the board (see attachBme280). */
+  readonly i2c = new SimI2c();
+  /** Bytes through the board's sockets so far (all connections, TLS records included). */
+  readonly traffic = { sent: 0, received: 0 };
   closed = false;
 
   private readonly opts: SimBoardOptions;
@@ -234,6 +283,8 @@ export class SimBoard {
   private immediate?: NodeJS.Immediate;
   private readonly socks = new Map<number, SockRec>();
   private sockSeq = 0;
+  private readonly watches = new Map<number, WatchRec>();
+  private wakeTimer?: NodeJS.Timeout;
 
   constructor(opts: SimBoardOptions = {}) {
     this.opts = opts;
@@ -254,6 +305,7 @@ export class SimBoard {
       later: (fn, ms) => this.later(fn, ms),
       rssi: () => this.sensors.rssi(),
     }, mac);
+    this.pins.onInput((pin, level) => this.pinChanged(pin, level));
     this.createContext();
     track(this, true);
   }
@@ -329,6 +381,7 @@ export class SimBoard {
   reboot(): void {
     this.assertOpen();
     this.reset();
+    this.wakeReason = "restart";
     this.reboots++;
     this.opts.onReboot?.();
     this.boot();
@@ -339,6 +392,7 @@ export class SimBoard {
     if (this.closed) return;
     this.closed = true;
     this.halted = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     track(this, false);
     this.stopEverything();
     if (this.ownsStorage && !this.opts.keepStorage) {
@@ -383,6 +437,46 @@ export class SimBoard {
       .map((r) => ({ id: r.id, host: r.host, port: r.port, tls: r.tls, connected: r.connected }));
   }
 
+  /**
+   * Wires a simulated BME280 to the bus on pins sda/scl at `address` (default 0x76). It measures
+   * `reading` (a fixed {temp, rh, pressure} or a function), or by default a slowly changing room:
+   * about 21.5 °C, 48 %RH, 1013 hPa. Returns the chip: set(reading), failing = true (no ACK).
+   */
+  attachBme280(o: { sda: string; scl: string; address?: number }, reading?: Bme280Reading | (() => Bme280Reading)): SimBme280 {
+    const key = `bme${o.sda}${o.scl}${o.address ?? 0x76}`;
+    const room = () => {
+      const d = this.sensors.dht22(key) ?? { temp: 21.5, rh: 48 };
+      return { temp: d.temp, rh: d.rh, pressure: 1013 + 4 * Math.sin(this.uptime() / 600) };
+    };
+    const chip = new SimBme280(room);
+    if (reading) chip.set(reading);
+    return this.i2c.attach(o.sda, o.scl, o.address ?? 0x76, chip);
+  }
+
+  /**
+   * A mechanical contact settling on `level`: the pin toggles `edges` times, `gapMs` apart, before it
+   * stays at `level` (a press: level 0 with a pull-up). Resolves once it has settled.
+   */
+  async bounce(pin: string, level: number, edges = 5, gapMs = 2): Promise<void> {
+    let v = level ? 0 : 1;
+    for (let i = 0; i < edges; i++) {
+      v = v ? 0 : 1;
+      this.pins.set(pin, v);
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    this.pins.set(pin, level);
+  }
+
+  /** Ends a deep sleep now (a reset button, or ESP8266.deepSleep(0)'s external reset). */
+  wake(): void {
+    if (!this.asleep || this.closed) return;
+    if (this.wakeTimer) { clearTimeout(this.wakeTimer); this.wakeTimer = undefined; }
+    this.asleep = false;
+    this.wakeReason = "deep sleep";
+    this.reset();
+    this.boot();
+  }
+
   /** Number of live timers of the board (setTimeout/setInterval). */
   timerCount(): number {
     return this.timers.size;
@@ -418,6 +512,8 @@ export class SimBoard {
   private stopEverything(): void {
     for (const t of this.timers.values()) { clearTimeout(t.handle); clearInterval(t.handle); }
     this.timers.clear();
+    for (const w of this.watches.values()) if (w.timer) clearTimeout(w.timer);
+    this.watches.clear();
     for (const t of this.hostTimers) clearTimeout(t);
     this.hostTimers.clear();
     if (this.immediate) { clearImmediate(this.immediate); this.immediate = undefined; }
@@ -474,6 +570,12 @@ export class SimBoard {
       memoryJSON: () => JSON.stringify(this.memory()),
       temperature: () => (this.chip === "ESP8266" ? NaN : this.sensors.temperature()),
       reboot: () => this.requestReboot(),
+      deepSleep: (us: number, what: string) => this.deepSleep(us, what),
+      wakeReason: () => this.wakeReason,
+      watchAdd: (fn: unknown, pin: string, repeat: boolean, edge: number, debounce: number) => this.watchAdd(fn, pin, repeat, edge, debounce),
+      watchClear: (id: number) => this.watchClear(id),
+      i2cWrite: (sda: string, scl: string, addr: number, data: string) => this.i2cDevice(sda, scl, addr).write([...Buffer.from(data, "latin1")]),
+      i2cRead: (sda: string, scl: string, addr: number, n: number) => Buffer.from(this.i2cDevice(sda, scl, addr).read(n)).toString("latin1"),
       chipStateJSON: () => {
         const freeHeap = Math.max(0, (this.chip === "ESP8266" ? 14000 : 110000) - this.memory().usage * 3);
         return JSON.stringify(this.chip === "ESP8266"
@@ -658,10 +760,70 @@ export class SimBoard {
     this.print("E.reboot(): restarting");
     this.later(() => {
       this.reset();
+      this.wakeReason = "restart";
       this.reboots++;
       this.opts.onReboot?.();
       this.boot();
     }, 20);
+  }
+
+  // ------------------------------------------------------------------ deep sleep, watches, I2C
+
+  /** ESP32.deepSleep / ESP8266.deepSleep: power off (RAM, sockets, timers gone; nothing flushed), wake later. */
+  private deepSleep(us: number, what: string): void {
+    if (this.halted || this.closed) return;
+    this.print(`${what}(${us}): deep sleep${us > 0 ? "" : " until reset"} (simulated${this.opts.sleepScale ? `, time x${this.opts.sleepScale}` : ""})`);
+    this.trace(`deep sleep ${us} us`);
+    this.halted = true;
+    this.stopEverything();
+    this.sleeps++;
+    this.asleep = true;
+    try { this.opts.onSleep?.(us); } catch { /* the host's problem */ }
+    if (us > 0) {
+      const ms = us / 1000 * (this.opts.sleepScale ?? 1);
+      this.wakeTimer = setTimeout(() => { this.wakeTimer = undefined; this.wake(); }, Math.min(ms, 2147483647));
+    }
+  }
+
+  private watchAdd(fn: unknown, pin: string, repeat: boolean, edge: number, debounce: number): number {
+    let id = 1;
+    while (this.watches.has(id)) id++;
+    this.watches.set(id, { fn, pin, repeat, edge, debounce, last: this.pins.levelOf(pin), lastTime: this.uptime() });
+    return id;
+  }
+
+  private watchClear(id: number): void {
+    for (const [k, w] of [...this.watches]) {
+      if (id >= 0 && k !== id) continue;
+      if (w.timer) clearTimeout(w.timer);
+      this.watches.delete(k);
+    }
+  }
+
+  private pinChanged(pin: string, level: number): void {
+    if (this.closed || this.halted) return;
+    for (const [id, w] of this.watches) {
+      if (w.pin !== pin) continue;
+      if (!w.debounce) { this.watchEdge(id, w, level); continue; }
+      // Debounced: the edge counts once the level has held for `debounce` ms.
+      if (w.timer) clearTimeout(w.timer);
+      w.timer = setTimeout(() => { w.timer = undefined; if (!this.closed && !this.halted) this.watchEdge(id, w, this.pins.levelOf(pin)); }, w.debounce);
+    }
+  }
+
+  private watchEdge(id: number, w: WatchRec, level: number): void {
+    if (level === w.last) return;
+    const t = this.uptime(), last = w.lastTime;
+    w.last = level; w.lastTime = t;
+    if (w.edge && (w.edge > 0) !== (level === 1)) return;
+    if (!w.repeat) this.watches.delete(id);
+    this.K.watchFire(w.fn, level, t, last, w.pin);
+  }
+
+  private i2cDevice(sda: string, scl: string, addr: number) {
+    const d = this.i2c.device(sda, scl, addr);
+    if (!d) throw new Error(`I2C: no ACK from 0x${addr.toString(16)} (nothing at that address on ${sda}/${scl})`);
+    return d;
   }
 
   // ------------------------------------------------------------------ modules
@@ -724,6 +886,7 @@ export class SimBoard {
     const chunk = this.spec.chunk;
     sock.on("data", (buf: Buffer) => {
       if (rec.closed || this.closed) return;
+      this.traffic.received += buf.length;
       for (let o = 0; o < buf.length; o += chunk) {
         this.K.sockEvent(id, "data", buf.toString("latin1", o, Math.min(o + chunk, buf.length)));
       }
@@ -768,6 +931,7 @@ export class SimBoard {
       }
     }
     if (!rec.sock) return; // failing connection: the data goes nowhere
+    this.traffic.sent += data.length;
     rec.pending++;
     rec.sock.write(Buffer.from(data, "latin1"), () => {
       rec.pending--;

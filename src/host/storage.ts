@@ -31,9 +31,21 @@ export function fromDisk(file: string): string {
   });
 }
 
+/** Flash operations since the board was made (what wears the flash): see SimStorage.wear. */
+export interface FlashWear {
+  /** Storage.write calls that wrote bytes (a write of exactly the present content is none, as on Espruino). */
+  writes: number;
+  /** Of those, writes that replaced an existing file (an erase on a board), not filled erased bytes in. */
+  erases: number;
+  /** Bytes of data written. */
+  bytes: number;
+}
+
 export class SimStorage {
   /** Total flash bytes for files (board storage_bytes). */
   readonly size: number;
+  /** Flash writes, erases and bytes so far (Storage.write from board code; erase() is not counted). */
+  readonly wear: FlashWear = { writes: 0, erases: 0, bytes: 0 };
 
   constructor(readonly dir: string, size = 917504) {
     this.size = size;
@@ -88,6 +100,10 @@ export class SimStorage {
       if (need > 0 && need > this.free()) throw new Error("Unable to find or create file");
       const out = Buffer.alloc(len, 0xff);
       bytes.copy(out, 0);
+      // Exactly the present content: Espruino neither erases nor writes.
+      if (existing && existing.equals(out)) return true;
+      this.wear.writes++; this.wear.bytes += bytes.length;
+      if (existing) this.wear.erases++;
       fs.writeFileSync(file, out);
       return true;
     }
@@ -97,6 +113,7 @@ export class SimStorage {
       if (existing[off + i] !== 0xff && existing[off + i] !== bytes[i]) throw new Error("File already written with different data");
     }
     bytes.copy(existing, off);
+    this.wear.writes++; this.wear.bytes += bytes.length;
     fs.writeFileSync(file, existing);
     return true;
   }

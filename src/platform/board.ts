@@ -2,6 +2,7 @@
 // module, pins, sensor drivers and timers. Espruino's own functions are referenced, not wrapped,
 // where that works: every wrapper function costs variables on the board.
 declare var OneWire: any;
+declare var I2C: any;
 
 export const board = {
   /** A JSON file from Storage, or undefined when it is missing or not JSON. */
@@ -20,13 +21,22 @@ export const board = {
       return undefined;
     }
   },
-  /** A DHT22 or DS18B20 driver on `pin` (Espruino's modules of those names, from Storage). */
-  driver: (name: string, pin: Pin): any => require(name).connect(name == "DS18B20" ? new OneWire(pin) : pin),
-  /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in. */
+  /**
+   * A driver for sensor s (Espruino's module `name` from Storage): DHT22 or DS18B20 on s.pin, BME280 at
+   * s.address (default 0x76) on its own software I2C bus on s.sda/s.scl (sensors on other pins must not
+   * share one hardware bus, which has one pair of pins).
+   */
+  driver: (name: string, s: any): any => {
+    const d = require(name), i = name == "BME280" && new I2C();
+    if (!i) return d.connect(name == "DS18B20" ? new OneWire(s.pin) : s.pin);
+    i.setup({ sda: s.sda, scl: s.scl });
+    return d.connect(i, { addr: s.address || 0x76 });
+  },
+  /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in (ESP32, ESP8266 for mote-sleep). */
   module: (name: string): any => require(name),
   /** A Storage file as a string (undefined when missing), and writing one (features keep small state). */
   readText: (name: string): any => require("Storage").read(name),
-  writeText: (name: string, data: string): any => require("Storage").write(name, data),
+  writeText: (name: string, data: string, offset?: number, size?: number): any => require("Storage").write(name, data, offset, size),
   /** Bytes of Storage free (diagnostics). */
   storageFree: (): number => require("Storage").getFree(),
   /** Restart the interpreter (the restart button of the Home Assistant feature). */
@@ -35,6 +45,8 @@ export const board = {
   model: (): string => process.env.BOARD,
   write: digitalWrite,
   read: digitalRead,
+  mode: pinMode,
+  watch: setWatch,
   analog: analogRead,
   pwm: analogWrite,
   every: setInterval,

@@ -12,7 +12,8 @@
 // Environment: ESPRUINO (interpreter, 16383-variable layout), ESPRUINO_1600 (default: espruino-1600 next
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
 // present), BENCH_N (messages on Node, default 5000), BENCH_ESP_N (messages on Espruino, default 1000),
-// BENCH_REPEAT (runs per rate measurement, best shown; default 3).
+// BENCH_REPEAT (runs per rate measurement, best shown; default 3), BENCH_CYCLES (sleep cycles, default 8),
+// BENCH_ONLY=battery (only the battery section, bench-battery.ts).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -23,6 +24,7 @@ import { SimBoard } from "../host/index.js";
 import { startMosquitto, type MosquittoInstance } from "../../test/support/mosquitto.js";
 import { mqttjsClient, endClient } from "../../test/support/util.js";
 import { runEspruino, type EspruinoRun } from "./espruino-run.js";
+import { sectionBattery } from "./bench-battery.js";
 
 // The repository: this file runs as .build/host/src/tools/bench.js.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -676,9 +678,13 @@ async function main(): Promise<void> {
   }
   let figs: EspFigures | undefined;
   try {
-    try { await sectionNode(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
-    try { figs = await sectionEspruino(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
-    try { sectionTargets(figs); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+    // BENCH_ONLY=battery: only the battery section.
+    if (process.env.BENCH_ONLY != "battery") {
+      try { await sectionNode(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+      try { figs = await sectionEspruino(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+      try { sectionTargets(figs); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+    }
+    try { await sectionBattery(broker); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
   } finally {
     await broker?.stop();
   }

@@ -4,7 +4,7 @@
 //   DIR/mote.json          the config, minified
 //   DIR/mote.board         the compact board the on-board validator reads (needs --board)
 //   DIR/espruino-board.json  a board description for the espruino tool (--board), naming the built-in modules
-//   DIR/modules            Espruino modules the config needs in Storage (DHT22, DS18B20), one per line
+//   DIR/modules            Espruino modules the config needs in Storage (DHT22, DS18B20, BME280), one per line
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { checkConfig, loadBoard, boardIds } from "./config-check.js";
@@ -61,7 +61,7 @@ if (out) {
     BOARD: board.espruino_board, info: { builtin_modules: board.modules },
   }) + "\n");
   const types = ((cfg as any).sensors || []).map((s: any) => s.type);
-  writeFileSync(join(out, "modules"), ["DHT22", "DS18B20"].filter((m) => types.includes(m.toLowerCase()))
+  writeFileSync(join(out, "modules"), ["DHT22", "DS18B20", "BME280"].filter((m) => types.includes(m.toLowerCase()))
     .map((m) => m + "\n").join(""));
 }
 console.log("OK");

@@ -34,6 +34,7 @@ Options:
                      0 = any free port)
   --config FILE      device config (default boards/examples/<board>.json); its mqtt host/port are
                      replaced by the broker's, WiFi is simulated
+  --user FILE        your own code, run on the board as mote-user.js (README: "Your own code")
   --board ID         simulated board (default esp32-devkitc; one of: ${boardIds().join(", ")})
   --duration SEC     exit after SEC seconds (default: run until Ctrl-C)
   --interval SEC     seconds between snapshots when stdout is not a terminal (default 3)
@@ -44,6 +45,7 @@ interface Options {
   broker?: URL;
   port?: number;
   config: string;
+  user?: string;
   board: string;
   duration?: number;
   interval: number;
@@ -57,7 +59,7 @@ function parseOptions(argv: string[]): Options | undefined {
     strict: true,
     allowPositionals: true,
     options: {
-      broker: { type: "string" }, port: { type: "string" }, config: { type: "string" }, board: { type: "string" },
+      broker: { type: "string" }, port: { type: "string" }, config: { type: "string" }, board: { type: "string" }, user: { type: "string" },
       duration: { type: "string" }, interval: { type: "string" }, help: { type: "boolean", short: "h" },
     },
   });
@@ -84,6 +86,7 @@ function parseOptions(argv: string[]): Options | undefined {
   return {
     broker, port, board,
     config: values.config ?? path.join(ROOT, "boards/examples", board + ".json"),
+    user: values.user === undefined ? undefined : fs.existsSync(values.user) ? values.user : (() => { throw new UsageError(`--user: no such file: ${values.user}`); })(),
     duration: num("duration", values.duration, 0),
     interval: num("interval", values.interval, 0.2) ?? 3,
   };
@@ -236,6 +239,12 @@ async function main(): Promise<number> {
   board.storage.writeText("mote.json", JSON.stringify(cfg));
   board.storage.writeText("mote.board", JSON.stringify(compactBoard(loadBoard(opts.board))));
   board.flash(fs.readFileSync(firmwareFile, "utf8"));
+  // Feature modules this config uses, and the user's code with its API, as flash.sh uploads them.
+  if (cfg.sleep) board.storage.writeText("mote-sleep", fs.readFileSync(path.join(ROOT, "firmware/mote-sleep.js"), "utf8"));
+  if (opts.user) {
+    board.storage.writeText("mote-script", fs.readFileSync(path.join(ROOT, "firmware/mote-script.js"), "utf8"));
+    board.storage.writeText("mote-user.js", fs.readFileSync(opts.user, "utf8"));
+  }
   simulateWorld(board, cfg, hostTimers);
   board.boot();
   const dev: DeviceState = { base: "", status: "", t0: 0, bad: "", up: false, sensors: [], actuators: [] };
@@ -326,19 +335,22 @@ async function main(): Promise<number> {
       const skipped = dev.bad.indexOf(`sensors[${i}]`) >= 0;
       let value = "", age = "";
       const topic = dev.base + "/" + s.name;
-      if (s.type == "dht22") {
-        const t = seen.get(topic + "/temperature"), h = seen.get(topic + "/humidity");
-        if (t) { value = `${t.text} °C` + (h ? `  ${h.text} %RH` : ""); age = t.retained ? "retained" : ago(now - t.at); }
+      if (s.type == "dht22" || s.type == "bme280") {
+        const t = seen.get(topic + "/temperature"), h = seen.get(topic + "/humidity"), p = seen.get(topic + "/pressure");
+        if (t) { value = `${t.text} °C` + (h ? `  ${h.text} %RH` : "") + (p ? `  ${p.text} hPa` : ""); age = t.retained ? "retained" : ago(now - t.at); }
       } else {
         const m = seen.get(topic);
-        if (m) { value = m.text + (s.type == "analog" ? ` (${(Number(m.text) * 100).toFixed(0)}%)` : UNITS[s.type] ?? ""); age = m.retained ? "retained" : ago(now - m.at); }
+        // A user sensor (mote.sensor() in mote-user.js) carries its own unit (as the file's UTF-8 bytes).
+        const unit = s.type == "user" ? (s.unit ? " " + Buffer.from(String(s.unit), "latin1").toString("utf8") : "") : UNITS[s.type] ?? "";
+        if (m) { value = m.text + (s.type == "analog" ? ` (${(Number(m.text) * 100).toFixed(0)}%)` : unit); age = m.retained ? "retained" : ago(now - m.at); }
       }
       if (skipped) value = "skipped (config error)";
+      else if (!value && s.type == "button") value = "not pressed yet";
       else if (!value) {
         const since = up - dev.t0;
         value = since < every ? `first reading in ${Math.ceil(every - since)} s` : s.e ? "read failed" : "no value yet";
       }
-      srows.push([s.name, s.type, s.pin ?? "-", `${every} s`, value, age, String(s.e || 0)]);
+      srows.push([s.name, s.type, s.pin ?? (s.sda ? `${s.sda}/${s.scl}` : "-"), s.type == "button" ? "on edge" : `${every} s`, value, age, String(s.e || 0)]);
     });
     if (dev.sensors.length) out.push(...table(srows)); else out.push("  (none in the config)");
 
@@ -458,7 +470,7 @@ async function main(): Promise<number> {
 
 /** Plausible inputs for the simulated board: the simulator already drifts ADC pins, the chip
  *  temperature, RSSI, DHT22 and DS18B20 readings; digital sensor pins are toggled here (a door that
- *  opens now and then, held open a few seconds). */
+ *  opens now and then, held open a few seconds), buttons pressed (with bounce), BME280s wired. */
 function simulateWorld(board: SimBoard, cfg: any, timers: Set<NodeJS.Timeout>): void {
   const sensors: any[] = Array.isArray(cfg.sensors) ? cfg.sensors : [];
   const later = (fn: () => void, ms: number) => {
@@ -466,6 +478,16 @@ function simulateWorld(board: SimBoard, cfg: any, timers: Set<NodeJS.Timeout>): 
     timers.add(t);
   };
   for (const s of sensors) {
+    // A BME280 answers on its bus; a button is pressed now and then, with contact bounce.
+    if (s && s.type == "bme280" && typeof s.sda == "string" && typeof s.scl == "string") board.attachBme280({ sda: s.sda, scl: s.scl, address: s.address });
+    if (s && s.type == "button" && typeof s.pin == "string" && board.pins.valid(s.pin)) {
+      const pin = s.pin, up = s.active_high ? 0 : 1;
+      board.pins.set(pin, up);
+      const press = () => later(() => {
+        void board.bounce(pin, 1 - up).then(() => later(() => { void board.bounce(pin, up); press(); }, 300 + Math.random() * 700));
+      }, 6000 + Math.random() * 10000);
+      press();
+    }
     if (!s || s.type != "digital" || typeof s.pin != "string" || !board.pins.valid(s.pin)) continue;
     const pin = s.pin;
     board.pins.set(pin, 0);

@@ -79,6 +79,22 @@ test("--modules uploads the Espruino modules the config needs", async () => {
   assert.equal(bad.err, `flash: error: --modules: no such folder: ${join(dir, "nope")}\n`);
 });
 
+test("--user uploads the user's code as mote-user.js with its API module; sleep configs get mote-sleep", async () => {
+  const user = join(dir, "my-code.js");
+  writeFileSync(user, "mote.log('hi');\n");
+  const cfg = join(dir, "sleepy.json");
+  writeFileSync(cfg, JSON.stringify({ wifi: { ssid: "n" }, mqtt: { host: "h" }, sleep: { every: 300, awake: 10 } }));
+  const r = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config", cfg, "--user", user, "--dry-run"]);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(r.out.includes("--storage mote-sleep:firmware/mote-sleep.js --storage mote-script:firmware/mote-script.js " +
+    `--storage mote-user.js:${user} --storage .bootcde:firmware/mote.js`), r.out);
+  const plain = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config", join(ROOT, "boards/examples/wemos-d1-mini.json"), "--dry-run"]);
+  assert.ok(!plain.out.includes("mote-user.js") && !plain.out.includes("mote-sleep"), plain.out);
+  const bad = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config", cfg, "--user", join(dir, "nope.js"), "--dry-run"]);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.err, `flash: error: --user: file not found: ${join(dir, "nope.js")}\n`);
+});
+
 test("missing or bad arguments", async () => {
   const cfg = join(ROOT, "boards/examples/esp32-devkitc.json");
   let r = await flash(["--board", "esp32-devkitc", "--config", cfg, "--dry-run"]);
