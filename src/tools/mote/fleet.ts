@@ -158,6 +158,7 @@ export function numeric(text: string): number | undefined {
 export class Fleet extends EventEmitter {
   readonly boards = new Map<string, Board>();
   connected = false;
+  connects = 0;             // CONNACKs so far (reconnections after the first)
   lastConnectionError?: string;
   messages = 0;
   private client?: MqttClient;
@@ -188,6 +189,7 @@ export class Fleet extends EventEmitter {
     c.on("message", (topic, payload, packet) => this.onMessage(topic, payload, !!packet.retain));
     c.on("connect", () => {
       this.connected = true;
+      this.connects++;
       this.lastConnectionError = undefined;
       // One SUBSCRIBE per filter: a broker refusing one (ejabberd answers 0x8F, which mqtt.js takes as
       // an error) must not cost the others.

@@ -297,7 +297,7 @@
   }
 
   // ------------------------------------------------------------------------------ config and OTA
-  var validateTimer = null, configOk = false;
+  var validateTimer = null, configOk = false, validation = 0;
   function configPanel(d) {
     var why = remote.available ? "" : "Config push and OTA are unavailable: " + remote.why + ". Edit and validate here; nothing is sent.";
     if (remote.available && !(d.info && d.info.remote)) why = "This board does not take remote commands (mote.json has no \"remote\").";
@@ -313,11 +313,12 @@
     validate();
   }
   function validate() {
-    var text = $("config-text").value, list = $("config-errors"), cfg;
+    var text = $("config-text").value, list = $("config-errors"), cfg, mine = ++validation;
     list.innerHTML = "";
     configOk = false;
     try { cfg = JSON.parse(text); } catch (e) { item(list, "not JSON: " + e.message); return pushState(); }
     post("/api/validate", { config: cfg, board: board && board.info ? board.info.board : undefined }).then(function (r) {
+      if (mine != validation) return; // the text changed since: a newer answer is coming
       list.innerHTML = "";
       r.errors.forEach(function (e) { item(list, e); });
       configOk = !r.errors.length;
