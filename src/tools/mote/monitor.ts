@@ -8,6 +8,7 @@
 //   POST /api/config     {base, config, key?}     validate, then push through ./remote.js
 //   GET  /api/config?base=&key=                  read through ./remote.js
 //   POST /api/ota?base=&key=  (body: the bundle)  OTA through ./remote.js, progress as SSE "remote"
+//   GET  /api/fleet, /api/stats                  the rows; this process's memory and message count
 // Config push and OTA use the same library as `mote config` / `mote ota` (./remote.js); where this
 // build has none, the page shows them as unavailable, with the reason.
 import fs from "node:fs";
@@ -147,6 +148,11 @@ export async function startMonitor(o: MonitorOptions): Promise<Monitor> {
     }
     if (url.pathname == "/favicon.ico") { res.writeHead(204); res.end(); return; }
     if (req.method == "GET" && url.pathname == "/api/fleet") return json(res, 200, fleet.rows());
+    if (req.method == "GET" && url.pathname == "/api/stats") {
+      // For npm run bench: this process's memory and what it has handled.
+      const m = process.memoryUsage();
+      return json(res, 200, { rss: m.rss, heapUsed: m.heapUsed, boards: fleet.boards.size, messages: fleet.messages, pages: clients.size });
+    }
     if (req.method == "POST" && url.pathname == "/api/set") {
       const body = await readJson(req);
       if (typeof body.base != "string" || typeof body.name != "string" || typeof body.value != "string") return json(res, 400, { error: "base, name and value (strings) are required" });
