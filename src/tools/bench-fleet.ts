@@ -8,8 +8,8 @@
 //      chromium: how long until the page shows a change (a board's state flipped, repeated), the
 //      monitor's memory over time (bounded: it must level off), and the fleet view's frame times while
 //      it scrolls through every row as updates keep coming.
-// Environment: BENCH_FLEET=0 skips it, BENCH_FLEET=only runs only it; BENCH_FLEET_CAPACITY="100,250,500"
-// (the K tried), BENCH_FLEET_SECONDS (how long memory is watched, default 60).
+// Environment: BENCH_FLEET=0 skips it, BENCH_FLEET=only runs only it; BENCH_FLEET_CAPACITY="250,500"
+// (the K tried; "none": skip), BENCH_FLEET_SECONDS (how long memory is watched, default 60).
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -19,6 +19,7 @@ import mqtt from "mqtt";
 import { startMosquitto, type MosquittoInstance } from "../../test/support/mosquitto.js";
 import { ROOT } from "./config-check.js";
 import { startFleet } from "./fleet.js";
+import { fileURLToPath } from "node:url";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const MB = (b: number) => (b / 1e6).toFixed(0) + " MB";
@@ -77,7 +78,7 @@ function child(args: string[], tag: string): { proc: ChildProcess; line: (re: Re
 }
 
 async function stats(base: string): Promise<{ rss: number; heapUsed: number; boards: number; messages: number }> {
-  return (await fetch(base + "api/stats")).json() as any;
+  return (await fetch(base + "api/stats?gc")).json() as any;
 }
 
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
@@ -86,7 +87,8 @@ async function scale(broker: MosquittoInstance): Promise<void> {
   const boards = Number(process.env.BENCH_FLEET_BOARDS) || 1000, real = Number(process.env.BENCH_FLEET_REAL ?? 100);
   const seconds = Number(process.env.BENCH_FLEET_SECONDS) || 60;
   const fleet = child([path.join(ROOT, ".build/host/src/tools/fleet.js"), "--boards", String(boards), "--real", String(real), "--broker", broker.url, "--prefix", "bench"], "fleet");
-  const monitor = child([path.join(ROOT, "bin/mote.js"), "monitor", "--broker", broker.url, "--port", "0"], "monitor");
+  // A short history (30 points per sensor) fills within the run, so the memory seen levels off in it.
+  const monitor = child(["--expose-gc", path.join(ROOT, "bin/mote.js"), "monitor", "--broker", broker.url, "--port", "0", "--history", "30"], "monitor");
   let browser: { close(): Promise<void>; context: any } | undefined;
   const probe = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
   try {
@@ -116,8 +118,9 @@ async function scale(broker: MosquittoInstance): Promise<void> {
       if (i < seconds) await sleep(5000);
     }
     const m1 = await stats(url), rate = (m1.messages - m0.messages) / ((Date.now() - tm0) / 1000);
-    console.log(`  monitor: ${Math.round(rate)} messages/s in; RSS ${MB(mem[0])} at start of the ${seconds} s, ${MB(mem[mem.length - 1])} at the end, ` +
-      `max ${MB(Math.max(...mem))}; heap used ${MB(heap[0])} -> ${MB(heap[heap.length - 1])} (max ${MB(Math.max(...heap))})`);
+    console.log(`  monitor (history 30 points per sensor, full after 30 s): ${Math.round(rate)} messages/s in; RSS ${MB(mem[0])} at start of the ${seconds} s, ${MB(mem[mem.length - 1])} at the end, ` +
+      `max ${MB(Math.max(...mem))}; live heap (after a full GC) ${MB(heap[0])} -> ${MB(heap[heap.length - 1])} (max ${MB(Math.max(...heap))})`);
+    console.log(`    live heap every 5 s: ${heap.map((b) => (b / 1e6).toFixed(1)).join(" ")} MB`);
     console.log(`    RSS every 5 s: ${mem.map((b) => (b / 1e6).toFixed(0)).join(" ")} MB`);
 
     if (page) {
@@ -175,14 +178,17 @@ export async function sectionFleet(): Promise<void> {
   try {
     console.log("  real-bundle boards in one Node process (a sensor every second each; fits: >= 0.95 msg/s per board, event-loop p99 < 100 ms):");
     console.log("    boards  msg/s/board  CPU (cores)  loop p99  RSS      boot");
-    const ks = (process.env.BENCH_FLEET_CAPACITY || "100,250,500,1000").split(",").map(Number).filter((k) => k > 0);
+    const ks = (process.env.BENCH_FLEET_CAPACITY || "250,500,1000,1500,2000").replace("none", "").split(",").map(Number).filter((k) => k > 0);
     let best = 0;
     for (const k of ks) {
-      const c = await capacity(broker.url, k);
+      // Each K in a process of its own: memory and timers start clean.
+      const p = child([fileURLToPath(import.meta.url), "--capacity", String(k), broker.url], "capacity " + k);
+      const c: Capacity = JSON.parse((await p.line(/^\{"k"/, 600000)));
+      await new Promise((r) => p.proc.exitCode !== null ? r(null) : p.proc.once("exit", r));
       console.log(`    ${String(k).padStart(6)}  ${c.rate.toFixed(2).padStart(11)}  ${c.cpu.toFixed(2).padStart(11)}  ${c.p99.toFixed(0).padStart(5)} ms  ${MB(c.rss).padEnd(7)}  ${c.bootS.toFixed(1)} s${c.fits ? "" : "  (does not fit)"}`);
       if (c.fits) best = k; else break;
     }
-    console.log(`  fits on this machine: ${best} real-bundle boards (of those tried)`);
+    if (ks.length) console.log(`  fits on this machine: ${best} real-bundle boards (of those tried)`);
   } catch (e) {
     console.log("  capacity skipped: " + (e as Error).message.split("\n")[0]);
   } finally {
@@ -196,4 +202,10 @@ export async function sectionFleet(): Promise<void> {
   } finally {
     await broker2.stop();
   }
+}
+
+// `node bench-fleet.js --capacity K URL`: one capacity run, its figures as one JSON line.
+if (process.argv[2] == "--capacity") {
+  capacity(process.argv[4], Number(process.argv[3])).then((c) => { console.log(JSON.stringify(c)); process.exit(0); },
+    (e) => { console.error("capacity: " + (e as Error).message); process.exit(1); });
 }

@@ -19,7 +19,7 @@ import { hashHex } from "./mote/protocol.js";
 import { parseArgs, brokerOf, type BrokerOptions } from "./mote/options.js";
 
 /** Real-bundle boards that fit on the 2-core machine this was measured on (README "Fleet monitor"). */
-export const DEFAULT_REAL = 20;
+export const DEFAULT_REAL = 500;
 
 export interface FleetSimOptions {
   broker: BrokerOptions;
@@ -122,7 +122,11 @@ export class LightBoard {
 
   /** Abrupt loss: the socket goes, the broker publishes the will. */
   kill() { this.client.end(true); (this.client as any).stream?.destroy(); }
-  end(): Promise<void> { return new Promise((r) => this.client.end(true, {}, () => r())); }
+  /** A deliberate stop, as the runtime's: "offline" said by the board itself, then DISCONNECT (no will). */
+  async end(): Promise<void> {
+    if (this.client.connected) await this.client.publishAsync(this.base + "/status", "offline", { qos: 1, retain: true }).catch(() => {});
+    await new Promise<void>((r) => this.client.end(false, {}, () => r()));
+  }
 }
 
 /** The Home Assistant device discovery a light board announces (src/device/ha.ts's shape). */

@@ -465,7 +465,8 @@ export async function snapshot(opts: FleetOptions, settleMs: number): Promise<Ro
   return rows;
 }
 
+const byBase = new Intl.Collator("en", { numeric: true }); // fleet/2 before fleet/10
 /** Trouble first, then by base. */
 export function troubleFirst(a: Row, b: Row): number {
-  return b.trouble - a.trouble || (a.base < b.base ? -1 : a.base > b.base ? 1 : 0);
+  return b.trouble - a.trouble || byBase.compare(a.base, b.base);
 }

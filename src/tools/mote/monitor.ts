@@ -149,7 +149,10 @@ export async function startMonitor(o: MonitorOptions): Promise<Monitor> {
     if (url.pathname == "/favicon.ico") { res.writeHead(204); res.end(); return; }
     if (req.method == "GET" && url.pathname == "/api/fleet") return json(res, 200, fleet.rows());
     if (req.method == "GET" && url.pathname == "/api/stats") {
-      // For npm run bench: this process's memory and what it has handled.
+      // For npm run bench: this process's memory and what it has handled (?gc: after a full collection,
+      // when node runs with --expose-gc, so heapUsed is what is live).
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (url.searchParams.has("gc") && gc) gc();
       const m = process.memoryUsage();
       return json(res, 200, { rss: m.rss, heapUsed: m.heapUsed, boards: fleet.boards.size, messages: fleet.messages, pages: clients.size });
     }

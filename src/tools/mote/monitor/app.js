@@ -186,7 +186,7 @@
     $("b-errors").textContent = errs.join("\n");
     sensors(d, full);
     actuators(d);
-    if (full) configPanel(d);
+    configPanel(d);
   }
 
   function facts(dl, list) {
@@ -297,7 +297,7 @@
   }
 
   // ------------------------------------------------------------------------------ config and OTA
-  var validateTimer = null, configOk = false, validation = 0;
+  var validateTimer = null, configOk = false, validation = 0, configShown = false;
   function configPanel(d) {
     var why = remote.available ? "" : "Config push and OTA are unavailable: " + remote.why + ". Edit and validate here; nothing is sent.";
     if (remote.available && !(d.info && d.info.remote)) why = "This board does not take remote commands (mote.json has no \"remote\").";
@@ -307,10 +307,12 @@
     $("config-load").disabled = !usable;
     $("ota-start").disabled = !usable;
     $("config-push").dataset.usable = usable ? "1" : "";
-    if (!$("config-text").value) {
+    // A starting point the first time (the board's own config comes with "Load from board").
+    if (!$("config-text").value && !configShown) {
       $("config-text").value = JSON.stringify({ wifi: { ssid: "", password: "" }, mqtt: { host: "" }, base: d.base, sensors: [], actuators: [] }, null, 2);
-    }
-    validate();
+      configShown = true;
+      validate();
+    } else pushState();
   }
   function validate() {
     var text = $("config-text").value, list = $("config-errors"), cfg, mine = ++validation;
@@ -366,6 +368,7 @@
       current = next;
       board = null;
       pendingCmd = {};
+      configShown = false;
       $("b-sensors").innerHTML = ""; $("b-actuators").innerHTML = ""; $("config-text").value = "";
       for (var k in charts) { charts[k].u.destroy(); delete charts[k]; }
       if (next) $("b-title").textContent = next;
