@@ -88,6 +88,13 @@ test("the fleet page: a simulated board online, sensor and chart, actuator contr
   await page.fill("#config-text", JSON.stringify({ wifi: { ssid: "x" }, mqtt: { host: "h" }, base: BASE }));
   await waitFor(async () => (await page.locator("#config-errors li").count()) == 0, 5000, "no validator errors");
   await page.fill("#config-text", "");
+  // The API says the same: no remote library, nothing sent, and no board command from a foreign page.
+  const r = await fetch(monitor.url + "api/ota?base=" + encodeURIComponent(BASE), { method: "POST", body: "x" });
+  assert.equal(r.status, 501);
+  assert.match(((await r.json()) as { error: string }).error, /unavailable: remote management/);
+  const foreign = await fetch(monitor.url + "api/set", { method: "POST", headers: { origin: "http://evil.example" }, body: JSON.stringify({ base: BASE, name: "relay", value: "0" }) });
+  assert.equal(foreign.status, 403);
+  assert.equal(board.pins.state("D26").out, 1, "the relay untouched");
   await page.screenshot({ path: path.join(SHOTS, "monitor-board.png"), fullPage: true });
 
   // The monitor restarts on the same port: the page reconnects by itself and shows the board again.
