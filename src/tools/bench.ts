@@ -8,6 +8,8 @@
 //      modules): process.memory().usage after require, after connect + 2 subscriptions, after 1000
 //      QoS 0 publishes; publish and receive rates; a 1000-publish burst on the 1600-variable layout
 //   4. the issue's targets, measured vs target
+//   5. the fleet monitor (bench-fleet.ts): real-bundle boards per process, and 1,000 boards on one
+//      broker: the page's lag, the monitor's memory, scrolling (BENCH_FLEET=0 skips, =only runs only it)
 //
 // Environment: ESPRUINO (interpreter, 16383-variable layout), ESPRUINO_1600 (default: espruino-1600 next
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
@@ -25,6 +27,7 @@ import { startMosquitto, type MosquittoInstance } from "../../test/support/mosqu
 import { mqttjsClient, endClient } from "../../test/support/util.js";
 import { runEspruino, type EspruinoRun } from "./espruino-run.js";
 import { sectionBattery } from "./bench-battery.js";
+import { sectionFleet } from "./bench-fleet.js";
 
 // The repository: this file runs as .build/host/src/tools/bench.js.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -669,6 +672,11 @@ function sectionTargets(f: EspFigures | undefined): void {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  if (process.env.BENCH_FLEET == "only") {
+    await sectionFleet();
+    console.log(`\n(bench took ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return;
+  }
   try { sectionBundle(); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
   let broker: MosquittoInstance | undefined, brokerError: string | undefined;
   try {
@@ -687,6 +695,9 @@ async function main(): Promise<void> {
     try { await sectionBattery(broker); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
   } finally {
     await broker?.stop();
+  }
+  if (process.env.BENCH_FLEET != "0") {
+    try { await sectionFleet(); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
   }
   console.log(`\n(bench took ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
