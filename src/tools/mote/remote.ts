@@ -393,7 +393,7 @@ export class Remote extends EventEmitter {
     reply.catch(() => {}); // settled below, or left behind when the publish fails
     const published = this.client.publishAsync(this.topics.cmd, payload, { qos: 1 }).then(() => { sent?.(); },
       (e: Error) => { throw new RemoteError(`could not send ${op} to the broker: ${e.message}`, "connect", [], info); });
-    const r = await Promise.race([reply, published.then(() => reply)]);
+    const [, r] = await Promise.all([published, reply]); // either failing fails the command at once
     if (!r.ok) {
       const err = Array.isArray(r.err) ? r.err.map(String) : [];
       throw new RemoteError(`${info.id} refused ${op}${err.length ? ": " + err.join("; ") : ""}` +
