@@ -14,7 +14,8 @@ export const USAGE = `usage: mote config get  --broker URL --device CLIENT_ID [-
   get           print the board's running config (every secret as "***")
   push FILE     validate FILE for the board's type, send it, wait until the board runs it
                 (a secret given as "***" keeps the board's current value)
-  --timeout S   push: how long the board may take to come back on it (default: its remote.confirm + 30 s)
+  --timeout S   get: how long to wait for the board's answer (default 10 s);
+                push: how long the board may take to come back on it (default: its remote.confirm + 30 s)
   --drop-remote push a config without "remote" (the board then takes no more commands)
   --base TOPIC  the board's base topic, when the broker does not let us search for it
   --ca FILE     CA certificate of an mqtts:// broker
@@ -29,6 +30,7 @@ export async function run(argv: string[]): Promise<number> {
   let action: string | undefined, file: string | undefined, cfg: Record<string, any> | undefined, drop = false;
   return withRemote("config", argv, { valued: [], flags: ["drop-remote"] }, USAGE, async ({ remote, timeout, say }) => {
     if (action == "get") {
+      if (timeout) remote.replyTimeout = timeout;
       const config = await remote.getConfig();
       process.stdout.write(JSON.stringify(config, null, 2) + "\n");
       return EXIT.ok;

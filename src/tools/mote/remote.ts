@@ -131,7 +131,8 @@ export class Remote extends EventEmitter {
     info: Info,
     private key: string | undefined,
     readonly keySource: string | undefined,
-    private replyTimeout: number,
+    /** How long to wait for the board's reply to a command, in ms. */
+    public replyTimeout: number,
   ) {
     super();
     this._info = info;
