@@ -263,3 +263,25 @@ test("ota: no room (the figures), a bad image, a rollback, a board that never co
   b.onImage = () => void b.reply({ op: "ota_end", ok: true });
   await rejects(r.ota(Buffer.alloc(1000, 4), { timeout: 700 }), "timeout", /did not come back on the new bundle within 1 s .*it had checked the image/);
 });
+
+test("restart, and the info/status events a monitor follows", async () => {
+  const b = await standIn();
+  await b.status("online");
+  const r = await open(b.info.id);
+  assert.equal(r.status(), "online");
+  const seen: string[] = [];
+  r.on("status", (s: string) => seen.push("status " + s));
+  r.on("info", (i: any, retained: boolean) => seen.push(`info ${i.boot} ${retained}`));
+  b.onCommand = (c) => {
+    if (c.op != "restart") return { ok: false, err: ["unknown op"] };
+    setTimeout(() => void b.status("offline").then(() => b.publishInfo({ boot: "restart" })).then(() => b.status("online")), 50);
+    return { ok: true };
+  };
+  const info = await r.restart(3000);
+  assert.equal(info.boot, "restart");
+  await new Promise((res) => setTimeout(res, 200));
+  assert.deepEqual(seen, ["status offline", "info restart false", "status online"]);
+  assert.equal(r.info().boot, "restart");
+  await r.close();
+  await rejects(r.getConfig(), "closed", /closed/);
+});
