@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Flash mote onto an Espruino board:
-#   ./flash.sh --board esp32-devkitc --port /dev/ttyUSB0 --config my.json [--modules DIR] [--user FILE] [--dry-run]
+#   ./flash.sh --board esp32-devkitc --port /dev/ttyUSB0 --config my.json [--modules DIR] [--user FILE] [--remote] [--dry-run]
 # 1. builds firmware/mote.js if it is missing (npm run build)
-# 2. validates the config against the board (check-config; also writes .build/flash/<board>/)
+# 2. with --remote, or when the config has "remote": puts a device key into the config (a new random one
+#    unless the config has remote.key; remote.confirm defaults to 60) and keeps a copy, mode 600, in
+#    ${XDG_CONFIG_HOME:-~/.config}/mote/keys/<client_id>.key, where `mote config` / `mote ota` find it
+#    validates the config (the key included) against the board (check-config; writes .build/flash/<board>/)
 # 3. with the espruino tool (npm devDependency): resets the interpreter, writes Storage files
 #    .bootcde = firmware/mote.js (the boot code), mote.json = the config (minified),
 #    mote.board = the board's pin table for the on-board validator, and the Espruino modules the config
@@ -19,12 +22,13 @@ prog=flash
 die() { echo "$prog: error: $*" >&2; exit 1; }
 usage() {
   cat <<EOF
-usage: ./flash.sh --board BOARD --port PORT --config FILE [--modules DIR] [--user FILE] [--dry-run]
+usage: ./flash.sh --board BOARD --port PORT --config FILE [--modules DIR] [--user FILE] [--remote] [--dry-run]
   --board   one of: $(boards)
   --port    serial port (/dev/ttyUSB0, /dev/ttyACM0, COM3) or tcp://host:port
   --config  the mote.json to upload (see src/device/config.schema.json, boards/examples/)
   --modules folder with Espruino modules the config needs (DHT22.js, DS18B20.js, BME280.js)
   --user    your own JavaScript, run after start as mote-user.js (README: "Your own code")
+  --remote  remote management (mote config, mote ota): a new device key in the config, a copy kept locally
   --dry-run validate and print the commands without touching the port
 EOF
 }
@@ -33,7 +37,7 @@ cd "$(dirname "$0")" || exit 1
 root=$(pwd)
 boards() { (cd boards && ls -1 *.json | grep -v '^board\.schema\.json$' | sed 's/\.json$//' | paste -sd' ' -); }
 
-board="" port="" config="" modules="" user="" dry=0
+board="" port="" config="" modules="" user="" dry=0 remote=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --board|--port|--config|--modules|--user)
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --modules=*) modules=${1#*=}; shift ;;
     --user=*) user=${1#*=}; shift ;;
     --dry-run|-n) dry=1; shift ;;
+    --remote) remote=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -107,13 +112,27 @@ if [ ! -f "$fw" ]; then
   fi
 fi
 
-# --- 2. validate ---------------------------------------------------------------------------------
+# --- 2. device key and validation -----------------------------------------------------------------
 check=.build/host/src/tools/check-config.js
-if [ ! -f "$check" ]; then
-  run npx tsc -p tsconfig.host.json >&2 || [ -f "$check" ] || die "could not compile check-config"
+keyjs=.build/host/src/tools/mote/flash-key.js
+if [ ! -f "$check" ] || [ ! -f "$keyjs" ]; then
+  run npx tsc -p tsconfig.host.json >&2 || { [ -f "$check" ] && [ -f "$keyjs" ]; } || die "could not compile check-config"
 fi
-show node "$check" "$config" --board "$board" --out "$out"
-result=$(node "$check" "$config" --board "$board" --out "$out" 2>&1); rc=$?
+mkdir -p "$out" || die "cannot create $out"
+# With remote management the config checked and uploaded is the user's plus the device key.
+checked=$config client_id=""
+prep=$(node "$keyjs" prepare "$config" "$out/config.json" $([ $remote = 1 ] && echo --remote)) || die "nothing was uploaded"
+if [[ "$prep" == remote\ * ]]; then
+  rest=${prep#remote }; key_from=${rest##* }; client_id=${rest% *}
+  checked="$out/config.json"
+  if [ "$key_from" = generated ]; then
+    echo "$prog: remote management for $client_id: a new device key is put into the config ($checked)"
+  else
+    echo "$prog: remote management for $client_id: with the device key the config has"
+  fi
+fi
+show node "$check" "$checked" --board "$board" --out "$out"
+result=$(node "$check" "$checked" --board "$board" --out "$out" 2>&1); rc=$?
 if [ $rc != 0 ]; then
   echo "$result" | sed 's/^/  /' >&2
   die "$config is not a valid config for $board (nothing was uploaded)"
@@ -131,6 +150,15 @@ if [ -f "$fw" ]; then
   total=$(( $(size "$fw") + $(size "$out/mote.json") + $(size "$out/mote.board") ))
   [ "$total" -le "$storage_bytes" ] ||
     die "$fw + config need $total bytes of Storage but $board has $storage_bytes"
+fi
+
+if [ -n "$client_id" ]; then
+  if [ $dry = 1 ]; then
+    echo "# a real run keeps the device key for $client_id in $(node "$keyjs" path "$client_id") (mode 600), where mote finds it"
+  else
+    keyfile=$(node "$keyjs" save "$out/mote.json") || die "nothing was uploaded"
+    echo "$prog: device key for $client_id kept in $keyfile (mode 600): mote config / mote ota find it there by client id"
+  fi
 fi
 
 # --- 3. upload and restart -----------------------------------------------------------------------

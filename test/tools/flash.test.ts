@@ -1,14 +1,17 @@
 // flash.sh: --dry-run output for each board, argument and config errors, a board that does not answer,
-// and a whole upload through the real espruino tool to a fake Espruino console over TCP.
+// a whole upload through the real espruino tool to a fake Espruino console over TCP, and the device key
+// of remote management (--remote): put into the config, kept in the key store.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync, statSync } from "node:fs";
 import net from "node:net";
 import vm from "node:vm";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../src/tools/config-check.js";
+import { readKey } from "../../src/tools/mote/keys.js";
+import { requireBoardSide } from "./mote/board-side.js";
 
 const FLASH = join(ROOT, "flash.sh");
 let dir: string, fw: string;
@@ -255,6 +258,107 @@ test("an upload the board does not confirm with the right sizes", async () => {
       { env: { MOTE_FIRMWARE: big } });
     assert.equal(r.code, 1);
     assert.match(r.err, /flash: error: upload incomplete: Storage holds \.bootcde\/mote\.json\/mote\.board of 100 100 100 bytes, expected 2005 \d+ \d+\n$/);
+  } finally {
+    fake.server.close();
+  }
+});
+
+// ------------------------------------------------------------------------------ remote management: the device key
+
+/** A config with a client id (the key store names keys by it), written into the temp folder. */
+function remoteConfig(name: string, extra: Record<string, unknown> = {}) {
+  const file = join(dir, name);
+  writeFileSync(file, JSON.stringify({ wifi: { ssid: "n", password: "secret-wifi" }, mqtt: { host: "192.168.1.10", client_id: "garage/1 é" },
+    base: "home/garage", ...extra }));
+  return file;
+}
+const uploaded = (board: string) => JSON.parse(readFileSync(join(ROOT, ".build/flash", board, "mote.json"), "utf8"));
+
+test("--remote --dry-run: a new key in the config uploaded, where a real run keeps it, nothing written there", async (t) => {
+  if (!requireBoardSide(t, { module: false })) return;
+  const xdg = join(dir, "xdg-dry");
+  const cfg = remoteConfig("remote-dry.json");
+  const keys = new Set<string>();
+  for (let run = 0; run < 2; run++) {
+    const r = await flash(["--board", "esp32-devkitc", "--port", "/dev/ttyUSB0", "--config", cfg, "--remote", "--dry-run"], { env: { XDG_CONFIG_HOME: xdg } });
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.split("\n");
+    const i = lines.indexOf("flash: remote management for garage/1 é: a new device key is put into the config (.build/flash/esp32-devkitc/config.json)");
+    assert.ok(i >= 0, r.out);
+    assert.equal(lines[i + 1], "$ node .build/host/src/tools/check-config.js .build/flash/esp32-devkitc/config.json --board esp32-devkitc --out .build/flash/esp32-devkitc");
+    assert.equal(lines[i + 2], "OK");
+    assert.equal(lines[i + 3], `# a real run keeps the device key for garage/1 é in ${xdg}/mote/keys/garage%2F1%20%C3%A9.key (mode 600), where mote finds it`);
+    assert.equal(lines[i + 4], espruinoLine("esp32-devkitc", "/dev/ttyUSB0"));
+    const sent = uploaded("esp32-devkitc");
+    assert.match(sent.remote.key, /^[A-Za-z0-9_-]{32}$/);
+    assert.equal(sent.remote.confirm, 60);
+    // the rest of the config is the user's, untouched
+    assert.deepEqual({ ...sent, remote: undefined }, { ...JSON.parse(readFileSync(cfg, "utf8")), remote: undefined });
+    keys.add(sent.remote.key);
+  }
+  assert.equal(keys.size, 2, "each flash generates its own key");
+  assert.ok(!existsSync(xdg), "a dry run writes no key");
+});
+
+test("a config with remote.key keeps its key; remote without a key gets one; confirm is the config's", async (t) => {
+  if (!requireBoardSide(t, { module: false })) return;
+  const xdg = join(dir, "xdg-given");
+  let r = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config",
+    remoteConfig("remote-given.json", { remote: { key: "my-own-key-0123456789", confirm: 90 } }), "-n"], { env: { XDG_CONFIG_HOME: xdg } });
+  assert.equal(r.code, 0, r.err);
+  assert.ok(r.out.includes("flash: remote management for garage/1 é: with the device key the config has\n"), r.out);
+  assert.deepEqual(uploaded("wemos-d1-mini").remote, { key: "my-own-key-0123456789", confirm: 90 });
+  // "remote": {"confirm": 20} without --remote: a key is generated
+  r = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config",
+    remoteConfig("remote-nokey.json", { remote: { confirm: 20 } }), "-n"], { env: { XDG_CONFIG_HOME: xdg } });
+  assert.equal(r.code, 0, r.err);
+  assert.ok(r.out.includes("a new device key is put into the config"), r.out);
+  assert.match(uploaded("wemos-d1-mini").remote.key, /^[A-Za-z0-9_-]{32}$/);
+  assert.equal(uploaded("wemos-d1-mini").remote.confirm, 20);
+  // a key that is too short is refused by the validator, nothing uploaded
+  r = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config",
+    remoteConfig("remote-short.json", { remote: { key: "short" } }), "-n"], { env: { XDG_CONFIG_HOME: xdg } });
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^  remote\.key: .*\nflash: error: .*remote-short\.json is not a valid config for wemos-d1-mini \(nothing was uploaded\)\n$/);
+  assert.ok(!existsSync(xdg));
+});
+
+test("--remote needs mqtt.client_id (keys are found by it); a plain config gets no key", async () => {
+  const cfg = join(dir, "remote-noid.json");
+  writeFileSync(cfg, JSON.stringify({ wifi: { ssid: "n" }, mqtt: { host: "h" } }));
+  const r = await flash(["--board", "esp32-devkitc", "--port", "/dev/ttyUSB0", "--config", cfg, "--remote", "--dry-run"]);
+  assert.equal(r.code, 1);
+  assert.equal(r.err, `${cfg}: remote management needs mqtt.client_id in the config: mote finds the board and its key by client id ` +
+    "(the default, the board's serial number, is not known before the board runs)\nflash: error: nothing was uploaded\n");
+  assert.ok(!r.out.includes("npx espruino"));
+  const bad = join(dir, "remote-bad.json");
+  writeFileSync(bad, JSON.stringify({ wifi: { ssid: "n" }, mqtt: { host: "h", client_id: "c" }, remote: "yes" }));
+  const r2 = await flash(["--board", "esp32-devkitc", "--port", "/dev/ttyUSB0", "--config", bad, "--dry-run"]);
+  assert.equal(r2.code, 1);
+  assert.match(r2.err, /remote-bad\.json: remote must be an object/);
+  const plain = await flash(["--board", "esp32-devkitc", "--port", "/dev/ttyUSB0", "--config", join(ROOT, "boards/examples/esp32-devkitc.json"), "--dry-run"]);
+  assert.equal(plain.code, 0, plain.err);
+  assert.ok(!plain.out.includes("remote management") && !plain.out.includes("device key"), plain.out);
+  assert.equal(uploaded("esp32-devkitc").remote, undefined);
+});
+
+test("--remote, real upload: the key the board got is kept in the key store, mode 600, path printed", async (t) => {
+  if (!requireBoardSide(t, { module: false })) return;
+  const fake = fakeEspruino();
+  await new Promise<void>((r) => fake.server.listen(0, "127.0.0.1", r));
+  const port = (fake.server.address() as net.AddressInfo).port;
+  const xdg = join(dir, "xdg-real");
+  try {
+    const r = await flash(["--board", "esp32-devkitc", "--port", `tcp://127.0.0.1:${port}`, "--config", remoteConfig("remote-real.json"), "--remote"],
+      { env: { MOTE_FIRMWARE: fw, XDG_CONFIG_HOME: xdg } });
+    assert.equal(r.code, 0, r.out + r.err);
+    const file = join(xdg, "mote/keys/garage%2F1%20%C3%A9.key");
+    assert.ok(r.out.includes(`flash: device key for garage/1 é kept in ${file} (mode 600): mote config / mote ota find it there by client id\n`), r.out);
+    const onBoard = JSON.parse(fake.storage["mote.json"]);
+    assert.equal(readFileSync(file, "utf8"), onBoard.remote.key + "\n");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(join(xdg, "mote/keys")).mode & 0o777, 0o700);
+    assert.equal(readKey("garage/1 é", { XDG_CONFIG_HOME: xdg })?.key, onBoard.remote.key, "mote finds it by client id");
   } finally {
     fake.server.close();
   }

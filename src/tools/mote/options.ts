@@ -2,6 +2,7 @@
 // device, the device key. Flags are `--name value` or `--name=value`; what is not a known flag is
 // left in `rest` for the subcommand.
 import fs from "node:fs";
+import { keyProblem, readKeyFile } from "./keys.js";
 
 export interface BrokerOptions {
   url: string;          // mqtt://host:port or mqtts://host:port, credentials removed
@@ -50,7 +51,47 @@ export function brokerOf(flags: Parsed["flags"]): BrokerOptions {
 
 /** The device key: --key, --key-file, or undefined (the caller then looks in the local key store). */
 export function keyOf(flags: Parsed["flags"]): string | undefined {
-  if (typeof flags.key == "string") return flags.key;
-  if (typeof flags["key-file"] == "string") return fs.readFileSync(flags["key-file"], "utf8").trim();
+  if (typeof flags.key == "string" && typeof flags["key-file"] == "string") throw new Error("give --key or --key-file, not both");
+  if (typeof flags.key == "string") {
+    const problem = keyProblem(flags.key);
+    if (problem) throw new Error("--key: " + problem);
+    return flags.key;
+  }
+  if (typeof flags["key-file"] == "string") return readKeyFile(flags["key-file"]);
   return undefined;
+}
+
+/** Flags every remote subcommand takes, those with a value. */
+export const COMMON_VALUED = ["broker", "username", "password", "device", "key", "key-file", "base", "ca", "timeout"];
+
+/** Exit codes of the remote subcommands (README, "Remote management"). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, rollback: 4, timeout: 5 } as const;
+
+/** A usage error: the subcommand prints it with its usage and exits 2. */
+export class UsageError extends Error {}
+
+/** Throws a UsageError for a flag that is not in `known`. */
+export function rejectUnknown(flags: Parsed["flags"], known: string[]): void {
+  for (const name of Object.keys(flags)) if (!known.includes(name)) throw new UsageError("unknown option --" + name);
+}
+
+/** A flag holding a positive number of seconds, in ms; undefined when not given. */
+export function secondsOf(flags: Parsed["flags"], name: string): number | undefined {
+  const v = flags[name];
+  if (v === undefined) return undefined;
+  const s = Number(v);
+  if (typeof v != "string" || !(s > 0) || !isFinite(s)) throw new UsageError(`--${name} takes a number of seconds > 0`);
+  return Math.round(s * 1000);
+}
+
+/** The CA file of --ca, read. */
+export function caOf(flags: Parsed["flags"]): Buffer | undefined {
+  const f = flags.ca;
+  if (f === undefined) return undefined;
+  if (typeof f != "string") throw new UsageError("--ca needs a file");
+  try {
+    return fs.readFileSync(f);
+  } catch (e) {
+    throw new Error(`--ca: cannot read ${f}: ${(e as NodeJS.ErrnoException).code || (e as Error).message}`);
+  }
 }
