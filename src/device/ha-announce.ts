@@ -99,7 +99,7 @@ function walk(m: Mote, a: any) {
     if ((m.bad + "|").indexOf("sensors[" + i + "]") >= 0) continue;
     if (t == "dht22" || t == "bme280") {
       // One sensor per value, on <base>/<name>/<value>.
-      for (j = 0; j < (t == "dht22" ? 2 : 3); j++) {
+      for (j = t == "dht22" ? 1 : 2; j >= 0; j--) {
         t = ["temperature", "humidity", "pressure"][j];
         out(m, a, "sensor", k + "_" + t, n + " " + t, ',"stat_t":' + q(b + "/" + n + "/" + t) + kind(t) + x);
       }
