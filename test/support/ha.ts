@@ -288,8 +288,11 @@ export class FakeHomeAssistant {
       if (c.config.unique_id) this.registry.set(c.config.unique_id, key);
       for (const t of [c.config.state_topic, c.config.availability_topic]) {
         if (!t) continue;
-        if (!this.subs.has(t)) { this.subs.set(t, new Set()); this.client!.subscribe(t, { qos: 0 }); }
+        if (!this.subs.has(t)) this.subs.set(t, new Set());
         this.subs.get(t)!.add(key);
+        // Each entity subscribes for itself, as in Home Assistant: the broker sends the retained
+        // message again (MQTT 3.1.1, 3.8.4), so every entity sees the retained state and status.
+        this.client!.subscribe(t, { qos: 0 });
       }
     }
   }
