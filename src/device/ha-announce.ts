@@ -160,7 +160,7 @@ function device(m: Mote, a: any, mode: number): number {
 }
 
 // The round's next step, one per tick: phase 0 empty the previous layout's configs (when it changed),
-// 1 the device config or the per-entity configs, 2 the removals, 3 remember, and let the states follow.
+// 1 the device config or the per-entity configs, 2 the removals, 3 done: the states follow.
 function step(m: Mote, a: any, h: any) {
   var c = m.client, j: number, len: number, t: string, x: string, r: string[];
   if (h.r != a.r || !m.up) return;
@@ -202,23 +202,25 @@ function step(m: Mote, a: any, h: any) {
       if (a.k++ & 1) c.publish(x + "/config", "", { qos: 1, retain: true });
       else {
         r = x.split("/");
-        c.publish(x + "/config", '{"uniq_id":"' + r[r.length - 2] + "_" + r[r.length - 1] + '",' +
+        c.publish(x + "/config", '{"dev":{"ids":["' + r[r.length - 2] + '"]},"uniq_id":"' + r[r.length - 2] + "_" + r[r.length - 1] + '",' +
           (" sensor binary_sensor update |".indexOf(" " + r[r.length - 3] + " ") >= 0 ? '"stat_t"' : '"cmd_t"') +
           ':"' + m.base + '/removed"}', { qos: 1, retain: false });
       }
     }
   } else {
-    // Remembered only when it changed (flash wear). After a round answering a birth the removals
-    // are done: Home Assistant was there to receive them.
-    t = a.lay + "\n" + a.now + "\n" + (a.birth ? " " : a.pend);
+    // After a round answering a birth the removals are done: Home Assistant was there to receive them.
+    if (a.birth) save(a.lay + "\n" + a.now + "\n ");
     h.ok = 1;
-    if (board.readText(FILE) != t) board.writeText(FILE, t);
     m.log("homeassistant: announced");
     board.after(states, 1000, m);
     return;
   }
   board.after(step, 20, m, a, h);
 }
+
+// What is announced is remembered before it is sent (a restart in the middle of a round then loses
+// no removal), and only when it changed (flash wear).
+function save(t: string) { if (board.readText(FILE) != t) board.writeText(FILE, t); }
 
 // Sensor states follow the announcement (Home Assistant has subscribed to them by now): the last
 // value published again, and the next reading published whatever its deadband.
@@ -263,5 +265,6 @@ export function announce(m: Mote, b: typeof Board, h: any) {
     e = r[i];
     if (e && !has(a.pend, e) && !cur(a, e)) a.pend += e + " ";
   }
+  save(a.lay + "\n" + a.now + "\n" + a.pend);
   step(m, a, h);
 }
