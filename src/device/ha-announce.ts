@@ -235,6 +235,8 @@ function states(m: Mote) {
     } else if (s.v !== undefined && s.type != "bme280") m.client.publish(t, String(s.v), o);
     delete s.v;
   }
+  // The diagnostic entities' figures too.
+  if (m.f && m.f.diag) m.f.diag();
 }
 
 export function announce(m: Mote, b: typeof Board, h: any) {
