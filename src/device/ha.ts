@@ -9,45 +9,48 @@
 // and released at once: on a 1,600-variable board its code and the message it streams do not fit
 // beside the runtime for good.
 //
-// Memory: module-level functions and state, one handler for both the subscription and "connected":
-// every closure made at run time, and every variable of its scope, would stay for good.
+// Memory: module-level state and one function, no closure made at run time: every closure, and
+// every variable of its scope, would stay for good.
 import type { Mote } from "./mote.js";
 import type { board as Board } from "../platform/board.js";
 
-var M: Mote, B: typeof Board, P: string;
+var M: Mote, B: typeof Board;
 // Shared with mote-ha-announce: t the pending timer, r the round number (a newer round stops an older
 // one still sending per-entity configs), b 1 when the pending round answers Home Assistant's birth
 // (removals are then sent in the form that works after a Home Assistant restart), ok 1 once a round
 // completed since boot.
 var h = { t: 0 as any, r: 0, b: 0, ok: 0 };
 
-function go() {
-  h.t = 0;
-  try {
-    B.module("mote-ha-announce").announce(M, B, h);
-  } catch (x) {
-    M.log("homeassistant: " + (x as Error).message);
-  }
-  // Released from the module cache: what a per-entity round still needs is held by its timer.
-  Modules.removeCached("mote-ha-announce");
-}
-
-function soon(birth: number) {
-  h.r++;
-  if (birth) h.b = 1;
-  if (!h.t) h.t = B.after(go, 500 + Math.random() * 1500);
-}
-
-// "connected" (sessionPresent: a boolean) and the two subscriptions (topic, message).
+// One function for everything (each function kept costs variables): the timer (t = 1), "connected"
+// (t = sessionPresent, a boolean), and the two subscriptions (t = topic): <prefix>/status and
+// <base>/restart/set, told apart by their ends.
 function on(t: any, msg?: string) {
-  if (typeof t != "string") { if (!t || !h.ok) soon(0); }
-  else if (t == P) { if (msg == "online") soon(1); }
-  else if (msg == "PRESS") { M.log("restart requested"); M.stop(); B.after(B.reboot, 500); }
+  if (t === 1) {
+    h.t = 0;
+    try {
+      B.module("mote-ha-announce").announce(M, B, h);
+    } catch (x) {
+      M.log("homeassistant: " + (x as Error).message);
+    }
+    // Released from the module cache: what a per-entity round still needs is held by its timer.
+    Modules.removeCached("mote-ha-announce");
+    return;
+  }
+  if (typeof t == "string" && t.slice(-4) == "/set") {
+    if (msg == "PRESS") { M.log("restart requested"); M.stop(); B.after(B.reboot, 500); }
+    return;
+  }
+  // A birth, or a connect where the broker kept no session (or none announced yet): a round after a
+  // random 0.5..2 s; a newer request supersedes a round in progress.
+  if (typeof t == "string" ? msg != "online" : t && h.ok) return;
+  h.r++;
+  if (typeof t == "string") h.b = 1;
+  if (!h.t) h.t = B.after(on, 500 + Math.random() * 1500, 1);
 }
 
 export function startHa(m: Mote, b: typeof Board) {
-  M = m; B = b; P = (m.c.homeassistant.prefix || "homeassistant") + "/status";
-  m.client.subscribe([P, m.base + "/restart/set"], { qos: 0 }, on);
+  M = m; B = b;
+  m.client.subscribe([(m.c.homeassistant.prefix || "homeassistant") + "/status", m.base + "/restart/set"], { qos: 0 }, on);
   m.client.on("connected", on);
   return h;
 }
