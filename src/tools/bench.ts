@@ -8,6 +8,7 @@
 //      modules): process.memory().usage after require, after connect + 2 subscriptions, after 1000
 //      QoS 0 publishes; publish and receive rates; a 1000-publish burst on the 1600-variable layout
 //   4. the issue's targets, measured vs target
+//   5. Home Assistant discovery: variables free with it off and on, both layouts (bench-ha.ts)
 //
 // Environment: ESPRUINO (interpreter, 16383-variable layout), ESPRUINO_1600 (default: espruino-1600 next
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
@@ -23,6 +24,7 @@ import { SimBoard } from "../host/index.js";
 import { startMosquitto, type MosquittoInstance } from "../../test/support/mosquitto.js";
 import { mqttjsClient, endClient } from "../../test/support/util.js";
 import { runEspruino, type EspruinoRun } from "./espruino-run.js";
+import { sectionHomeAssistant } from "./bench-ha.js";
 
 // The repository: this file runs as .build/host/src/tools/bench.js.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -679,6 +681,9 @@ async function main(): Promise<void> {
     try { await sectionNode(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
     try { figs = await sectionEspruino(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
     try { sectionTargets(figs); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+    const bin = existing(process.env.ESPRUINO);
+    const bin1600 = bin && existing(process.env.ESPRUINO_1600 || path.join(path.dirname(bin), "espruino-1600"));
+    try { await sectionHomeAssistant(broker, FW, bin, bin1600); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
   } finally {
     await broker?.stop();
   }
