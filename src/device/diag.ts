@@ -8,28 +8,33 @@
 //   reconnects, sent, received, dropped, oversize   the client's stats()
 //   storage_free            bytes of Storage free
 //   last_error              the client's last error event, "<code>: <message>"
-// Returns the send function (the Home Assistant feature calls it after announcing).
+// The Home Assistant feature's diagnostic entities read it. Returns the send function.
+//
+// Memory: module-level functions and state, no closure made at run time (each would stay for good).
 import type { Mote } from "./mote.js";
 import type { board as Board } from "../platform/board.js";
-
-// The board's platform object, given by runtime.ts's feature() (no copy of board.ts in this bundle).
-var board: typeof Board;
 import { rssi } from "./wifi.js";
 
+var M: Mote, B: typeof Board, last = "";
+
+function send() {
+  if (!M.up) return;
+  var s = M.client.stats(), mem = B.memory(), r = rssi(M);
+  M.client.publish(M.base + "/diag", JSON.stringify({
+    vars_free: mem.free, vars_total: mem.total, uptime: Math.round(B.seconds() - M.t0),
+    rssi: r === undefined ? null : r, reconnects: s.reconnects, sent: s.sent, received: s.received,
+    dropped: s.dropped, oversize: s.oversize, storage_free: B.storageFree(), last_error: last,
+  }), { qos: 0, retain: false });
+}
+
+function error(e: any) { last = e.code + ": " + e.message; }
+
+function connected() { B.after(send, 1000); }
+
 export function startDiag(m: Mote, b: typeof Board) {
-  board = b;
-  var c = m.client, last = "";
-  function send() {
-    if (!m.up) return;
-    var s = c.stats(), mem = board.memory(), r = rssi(m);
-    c.publish(m.base + "/diag", JSON.stringify({
-      vars_free: mem.free, vars_total: mem.total, uptime: Math.round(board.seconds() - m.t0),
-      rssi: r === undefined ? null : r, reconnects: s.reconnects, sent: s.sent, received: s.received,
-      dropped: s.dropped, oversize: s.oversize, storage_free: board.storageFree(), last_error: last,
-    }), { qos: 0, retain: false });
-  }
-  c.on("error", function (e: any) { last = e.code + ": " + e.message; });
-  c.on("connected", function () { board.after(send, 1000); });
-  board.every(send, (m.c.diag_every || 300) * 1000);
+  M = m; B = b;
+  m.client.on("error", error);
+  m.client.on("connected", connected);
+  b.every(send, (m.c.diag_every || 300) * 1000);
   return send;
 }

@@ -8,7 +8,7 @@
 //      chromium: how long until the page shows a change (a board's state flipped, repeated), the
 //      monitor's memory over time (bounded: it must level off), and the fleet view's frame times while
 //      it scrolls through every row as updates keep coming.
-// Environment: BENCH_FLEET=0 skips it, BENCH_FLEET=only runs only it; BENCH_FLEET_CAPACITY="250,500"
+// Environment: BENCH_FLEET=0 skips it (BENCH_ONLY=fleet runs only it); BENCH_FLEET_CAPACITY="250,500"
 // (the K tried; "none": skip), BENCH_FLEET_SECONDS (how long memory is watched, default 60).
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";

@@ -8,14 +8,18 @@
 //      modules): process.memory().usage after require, after connect + 2 subscriptions, after 1000
 //      QoS 0 publishes; publish and receive rates; a 1000-publish burst on the 1600-variable layout
 //   4. the issue's targets, measured vs target
-//   5. the fleet monitor (bench-fleet.ts): real-bundle boards per process, and 1,000 boards on one
-//      broker: the page's lag, the monitor's memory, scrolling (BENCH_FLEET=0 skips, =only runs only it)
+//   5. Home Assistant discovery: variables free with it off and on, both layouts (bench-ha.ts)
+//   6. battery boards (bench-battery.ts): awake time, bytes and flash writes per sleep cycle, variables
+//   7. the fleet monitor (bench-fleet.ts): real-bundle boards per process, and 1,000 boards on one
+//      broker: the page's lag, the monitor's memory, scrolling
+//
+// BENCH_ONLY=name[,name...] runs only those sections: bundle, node, espruino (with the targets), ha,
+// battery, fleet. BENCH_FLEET=0 leaves out the fleet section (4-8 minutes).
 //
 // Environment: ESPRUINO (interpreter, 16383-variable layout), ESPRUINO_1600 (default: espruino-1600 next
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
 // present), BENCH_N (messages on Node, default 5000), BENCH_ESP_N (messages on Espruino, default 1000),
-// BENCH_REPEAT (runs per rate measurement, best shown; default 3), BENCH_CYCLES (sleep cycles, default 8),
-// BENCH_ONLY=battery (only the battery section, bench-battery.ts).
+// BENCH_REPEAT (runs per rate measurement, best shown; default 3), BENCH_CYCLES (sleep cycles, default 8).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -28,6 +32,7 @@ import { mqttjsClient, endClient } from "../../test/support/util.js";
 import { runEspruino, type EspruinoRun } from "./espruino-run.js";
 import { sectionBattery } from "./bench-battery.js";
 import { sectionFleet } from "./bench-fleet.js";
+import { sectionHomeAssistant } from "./bench-ha.js";
 
 // The repository: this file runs as .build/host/src/tools/bench.js.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -672,33 +677,33 @@ function sectionTargets(f: EspFigures | undefined): void {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  if (process.env.BENCH_FLEET == "only") {
-    await sectionFleet();
-    console.log(`\n(bench took ${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    return;
-  }
-  try { sectionBundle(); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
-  let broker: MosquittoInstance | undefined, brokerError: string | undefined;
-  try {
-    broker = await startMosquitto();
-  } catch (e) {
-    brokerError = "Mosquitto: " + errText(e);
-  }
-  let figs: EspFigures | undefined;
-  try {
-    // BENCH_ONLY=battery: only the battery section.
-    if (process.env.BENCH_ONLY != "battery") {
-      try { await sectionNode(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
-      try { figs = await sectionEspruino(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
-      try { sectionTargets(figs); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+  const only = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(",") : undefined;
+  const want = (name: string) => (!only || only.includes(name)) && !(name == "fleet" && process.env.BENCH_FLEET == "0");
+  const guard = async (fn: () => unknown) => { try { await fn(); } catch (e) { console.log(`  skipped: ${errText(e)}`); } };
+  if (want("bundle")) await guard(sectionBundle);
+  if (want("node") || want("espruino") || want("ha") || want("battery")) {
+    let broker: MosquittoInstance | undefined, brokerError: string | undefined;
+    try {
+      broker = await startMosquitto();
+    } catch (e) {
+      brokerError = "Mosquitto: " + errText(e);
     }
-    try { await sectionBattery(broker); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
-  } finally {
-    await broker?.stop();
+    try {
+      if (want("node")) await guard(() => sectionNode(broker, brokerError));
+      if (want("espruino")) {
+        let figs: EspFigures | undefined;
+        await guard(async () => { figs = await sectionEspruino(broker, brokerError); });
+        await guard(() => sectionTargets(figs));
+      }
+      const bin = existing(process.env.ESPRUINO);
+      const bin1600 = bin && existing(process.env.ESPRUINO_1600 || path.join(path.dirname(bin), "espruino-1600"));
+      if (want("ha")) await guard(() => sectionHomeAssistant(broker, FW, bin, bin1600));
+      if (want("battery")) await guard(() => sectionBattery(broker));
+    } finally {
+      await broker?.stop();
+    }
   }
-  if (process.env.BENCH_FLEET != "0") {
-    try { await sectionFleet(); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
-  }
+  if (want("fleet")) await guard(sectionFleet);
   console.log(`\n(bench took ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 

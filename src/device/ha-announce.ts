@@ -1,0 +1,273 @@
+// One Home Assistant announce round (Storage module mote-ha-announce, required by ha.ts for the round
+// and released after it).
+//
+// Device mode (Home Assistant 2024.11+): one retained config on <prefix>/device/<node>/config with dev,
+// o, the availability and cmps, one component per entity. It is never held whole: a PUBLISH header of
+// its computed length goes out with client.raw(), then the payload one component at a time, all in one
+// tick so that no other packet comes between (the pieces are generated twice: measure, then write).
+// QoS 0: a lost one is answered by the next connect or birth. Per-entity mode: one retained config per
+// entity on <prefix>/<component>/<node>/<key>/config, QoS 1, one per tick while the client's queue is
+// empty (the configs are small, but a queue holds only 8).
+//
+// Ids: <node> is the client id and <key> the item's name (plus _temperature etc. for sensors with
+// several values), every character outside [a-zA-Z0-9_-] made "_": stable across reboots and across
+// config edits that keep the name. uniq_id is <node>_<key>.
+//
+// Payloads declared are those the board publishes and accepts (sensors.ts, actuators.ts): digital
+// sensors "true"/"false", button sensors "pressed"/"released", digital actuators "1"/"0" both ways, pwm
+// actuators as a number 0..1 (Home Assistant's number sends "0.5", "1"; the board echoes "0.5", "1").
+// Availability is the status topic, where only "offline" is unavailable ("error" and "sleeping" keep
+// the last states shown). Boards that sleep ("sleep": {"every": S, "awake": A}) give their sensors
+// exp_aft = 2S + 3A seconds: the longest gap between two readings when every wake publishes is S + 2A
+// (one at the start of an awake window, the next at the end of the following one), and one missed wake
+// (WiFi or broker not reached) adds S + A more before the value is declared stale.
+//
+// No ghosts: what was announced is kept in Storage (mote.ha), so that an item removed or renamed, even
+// while Home Assistant was down, is removed. Lines: the layout ("d|e <prefix> <node>"), the entries
+// announced, the entries removed and not yet confirmed gone, each entry "<prefix>/<component>/<node>/<key>".
+// A removed entry goes in device mode as its component with only "p" (Home Assistant then deletes it),
+// in per-entity mode as an empty retained config. Home Assistant deletes only what it discovered since
+// it started, so an entity removed while it was down would stay in its registry: in the round that
+// answers its birth, each removed entry is first announced again with a minimal config (not retained),
+// then emptied; only then is it forgotten.
+import type { Mote } from "./mote.js";
+import type { board as Board } from "../platform/board.js";
+
+// Memory: this module's functions are all top level and take what they need as arguments; no closure
+// is made at run time and constant JSON text stays in the code (in flash) until used. The round's
+// state is one object, `a`: pre/per/node/name/lay the layout, r the round, birth, ph the phase, k the
+// step within it, mode what out() does, n/len the device config's components and length, now the
+// entries announced ("<component>/<key>"), pend the removed entries, old the configs of a previous
+// layout to empty first.
+var board: typeof Board;
+
+var FILE = "mote.ha";
+var VERSION = "0.1.0";
+
+function id(s: string) { return s.replace(/[^a-zA-Z0-9_-]/g, "_"); }
+
+// A JSON string that is bytes as it stands: where strings are bytes (the ESP32/ESP8266 builds) a name
+// already is UTF-8; on a Unicode build (the simulator) characters beyond ASCII are written \uXXXX.
+function q(s: string) {
+  var r = JSON.stringify(s), o = "", i: number, k: number;
+  if (JSON.parse('"\\u0100"').charCodeAt(0) != 256) return r;
+  for (i = 0; i < r.length; i++) { k = r.charCodeAt(i); o += k < 128 ? r.charAt(i) : "\\u" + (k + 65536).toString(16).slice(1); }
+  return o;
+}
+
+function has(list: string, x: string) { return (list + "|").indexOf(" " + x + " ") >= 0; }
+
+// Whether the full entry e ("<prefix>/<component>/<node>/<key>") is announced in this round.
+function cur(a: any, e: string) {
+  var r = e.split("/"), k = r.pop(), n = r.pop(), p = r.pop();
+  return r.join("/") == a.pre && n == a.node && has(a.now, p + "/" + k);
+}
+
+// Device class, unit, state class and category of a value, by sensor type or value name.
+function kind(t: string): string {
+  return t == "temperature" || t == "internal-temperature" || t == "ds18b20" ? ',"dev_cla":"temperature","unit_of_meas":"\\u00b0C","stat_cla":"measurement"' :
+    t == "humidity" ? ',"dev_cla":"humidity","unit_of_meas":"%","stat_cla":"measurement"' :
+    t == "pressure" ? ',"dev_cla":"pressure","unit_of_meas":"hPa","stat_cla":"measurement"' :
+    t == "analog" ? ',"stat_cla":"measurement"' :
+    t == "memory" ? ',"stat_cla":"measurement","ent_cat":"diagnostic"' :
+    t == "uptime" ? ',"dev_cla":"duration","unit_of_meas":"s","stat_cla":"total_increasing","ent_cat":"diagnostic"' :
+    t == "rssi" ? ',"dev_cla":"signal_strength","unit_of_meas":"dBm","stat_cla":"measurement","ent_cat":"diagnostic"' : "";
+}
+
+// One entity: what is done with it depends on a.mode (0 list its entry, 1 measure its component,
+// 2 write its component, 3 publish its per-entity config when it is the k-th).
+function out(m: Mote, a: any, p: string, key: string, name: string, rest: string) {
+  var s = '"name":' + q(name) + ',"uniq_id":"' + a.node + "_" + key + '"';
+  if (a.mode == 0) a.now += p + "/" + key + " ";
+  else if (a.mode == 3) {
+    if (a.n++ == a.k) m.client.publish(a.pre + "/" + p + "/" + a.node + "/" + key + "/config", "{" + head(m, a) + "," + s + rest + "}", { qos: 1, retain: true });
+  } else {
+    // Written in pieces as they are: no copy of the whole component is made.
+    s = (a.n++ ? "," : "") + q(key) + ':{"p":"' + p + '",' + s;
+    a.len += s.length + rest.length + 1;
+    if (a.mode == 2) { m.client.raw(s); m.client.raw(rest); m.client.raw("}"); }
+  }
+}
+
+// Every entity of the board, in a stable order, through out().
+function walk(m: Mote, a: any) {
+  var c = m.c, b = m.base, l = c.sensors, i: number, s: any, n: string, t: string, k: string, j: number,
+    z = c.sleep, x = z && z.every > 0 ? ',"exp_aft":' + Math.round(2 * z.every + 3 * (z.awake || 10)) : "";
+  for (i = 0; i < l.length; i++) {
+    s = l[i]; n = s.name; t = s.type; k = id(n);
+    // "|" ends the haystack: Espruino's indexOf reports a needle cut off at the string's end as found.
+    if ((m.bad + "|").indexOf("sensors[" + i + "]") >= 0) continue;
+    if (t == "dht22" || t == "bme280") {
+      // One sensor per value, on <base>/<name>/<value>.
+      for (j = t == "dht22" ? 1 : 2; j >= 0; j--) {
+        t = ["temperature", "humidity", "pressure"][j];
+        out(m, a, "sensor", k + "_" + t, n + " " + t, ',"stat_t":' + q(b + "/" + n + "/" + t) + kind(t) + x);
+      }
+    } else if (t == "digital") out(m, a, "binary_sensor", k, n, ',"stat_t":' + q(b + "/" + n) + ',"pl_on":"true","pl_off":"false"' + x);
+    // A button's state changes only when pressed: no expiry.
+    else if (t == "button") out(m, a, "binary_sensor", k, n, ',"stat_t":' + q(b + "/" + n) + ',"pl_on":"pressed","pl_off":"released"');
+    else out(m, a, "sensor", k, n, ',"stat_t":' + q(b + "/" + n) + (t == "user" ? (s.unit ? ',"unit_of_meas":' + q(s.unit) : "") +
+      (s.device_class ? ',"dev_cla":' + q(s.device_class) : "") + (s.state_class ? ',"stat_cla":' + q(s.state_class) : "") : kind(t)) + x);
+  }
+  l = c.actuators;
+  for (i = 0; i < l.length; i++) {
+    s = l[i]; n = s.name; t = ',"cmd_t":' + q(b + "/" + n + "/set") + ',"stat_t":' + q(b + "/" + n);
+    if (s.x) continue;
+    if (s.type == "pwm") out(m, a, "number", id(n), n, t + ',"min":0,"max":1,"step":0.01,"mode":"slider"');
+    else if (s.type == "digital") out(m, a, "switch", id(n), n, t + ',"pl_on":"1","pl_off":"0"');
+  }
+  if (m.f && m.f.diag) {
+    // Read from the JSON the diag feature publishes; no state class (figures, not statistics).
+    t = ',"stat_t":' + q(b + "/diag") + ',"ent_cat":"diagnostic","val_tpl":"{{ value_json.';
+    out(m, a, "sensor", "diag_vars_free", "Free variables", t + 'vars_free }}"' + x);
+    if (m.w) out(m, a, "sensor", "diag_rssi", "RSSI", t + 'rssi }}","dev_cla":"signal_strength","unit_of_meas":"dBm"' + x);
+    out(m, a, "sensor", "diag_uptime", "Uptime", t + 'uptime }}","dev_cla":"duration","unit_of_meas":"s"' + x);
+    out(m, a, "sensor", "diag_reconnects", "Reconnects", t + 'reconnects }}"' + x);
+    out(m, a, "sensor", "diag_dropped", "Dropped messages", t + 'dropped }}"' + x);
+  }
+  out(m, a, "button", "restart", "Restart", ',"cmd_t":' + q(b + "/restart/set") + ',"dev_cla":"restart","ent_cat":"config"');
+  // Installed version: "fw" of the retained <base>/info every board publishes at connect
+  // (docs/remote-protocol.md). No latest version is claimed: `mote ota` installs.
+  out(m, a, "update", "firmware", "Firmware", ',"stat_t":' + q(b + "/info") + ',"val_tpl":"{{ value_json.fw }}","ent_cat":"diagnostic"');
+}
+
+// The members every config starts with: device, origin, availability.
+function head(m: Mote, a: any) {
+  return '"dev":{"ids":["' + a.node + '"],"name":' + q(a.name) + ',"mdl":' + q(String(board.model())) +
+    ',"mf":"mote","sw":"' + VERSION + '"},"o":{"name":"mote","sw":"' + VERSION + '"},"avty_t":' + q(m.c.status) +
+    ',"avty_tpl":"{{ \'offline\' if value == \'offline\' else \'online\' }}"';
+}
+
+// The device config, measured (mode 1) or written (mode 2): its length.
+function device(m: Mote, a: any, mode: number): number {
+  var r = a.pend.split(" "), i: number, x: string[], s: string;
+  a.mode = mode; a.n = 0;
+  s = "{" + head(m, a) + ',"cmps":{';
+  a.len = s.length;
+  if (mode == 2) m.client.raw(s);
+  walk(m, a);
+  // Removed from this device, and no component of now has its key: the component with only "p".
+  for (i = 0; i < r.length; i++) {
+    x = r[i].split("/");
+    if (x.length > 3 && x.slice(0, -3).join("/") == a.pre && x[x.length - 2] == a.node && (a.now + "|").indexOf("/" + x[x.length - 1] + " ") < 0) {
+      s = (a.n++ ? "," : "") + '"' + x[x.length - 1] + '":{"p":"' + x[x.length - 3] + '"}';
+      a.len += s.length;
+      if (mode == 2) m.client.raw(s);
+    }
+  }
+  if (mode == 2) m.client.raw("}}");
+  return a.len + 2;
+}
+
+// The round's next step, one per tick: phase 0 empty the previous layout's configs (when it changed),
+// 1 the device config or the per-entity configs, 2 the removals, 3 done: the states follow.
+function step(m: Mote, a: any, h: any) {
+  var c = m.client, j: number, len: number, t: string, x: string, r: string[];
+  if (h.r != a.r || !m.up) return;
+  if (c.stats().queued) { board.after(step, 100, m, a, h); return; }
+  if (a.ph == 0) {
+    r = a.old.split(" ");
+    for (j = 0; j < r.length && !r[j]; j++);
+    if (j < r.length) { c.publish(r[j], "", { qos: 1, retain: true }); a.old = r.slice(j + 1).join(" "); }
+    else a.ph = 1;
+  } else if (a.ph == 1 && !a.per) {
+    len = device(m, a, 1);
+    t = a.pre + "/device/" + a.node + "/config";
+    // The socket holds the whole message until the tick ends (about 7 bytes per variable with the
+    // pieces being made, measured on the 1,600-variable build), and a
+    // stream cut short by an out-of-memory error would corrupt the connection: not started without room.
+    j = board.memory().free;
+    if (j < len / 7 + 40) {
+      m.log("homeassistant: no room for the " + len + "-byte device config (" + j + " variables free): use per_entity");
+      return;
+    }
+    // PUBLISH, QoS 0, retain; remaining length as MQTT's variable-length integer.
+    x = "";
+    len += 2 + t.length;
+    do { j = len % 128; len = (len - j) / 128; x += String.fromCharCode(len ? j | 128 : j); } while (len);
+    if (!c.raw("\x31" + x + String.fromCharCode(t.length >> 8, t.length & 255) + t, 1)) return;
+    device(m, a, 2);
+    a.ph = 2;
+  } else if (a.ph == 1) {
+    a.mode = 3; a.n = 0;
+    walk(m, a);
+    if (++a.k >= a.n) { a.ph = 2; a.k = 0; }
+  } else if (a.ph == 2) {
+    // Removals: in the round answering a birth each one is first announced again (minimal, not
+    // retained), then emptied (retained: that also clears a per-entity config the broker keeps).
+    r = a.pend.split(" ");
+    while (a.k < 2 * r.length && (!r[a.k >> 1] || (!a.birth && !(a.k & 1)))) a.k++;
+    if (a.k >= 2 * r.length) a.ph = 3;
+    else {
+      x = r[a.k >> 1];
+      if (a.k++ & 1) c.publish(x + "/config", "", { qos: 1, retain: true });
+      else {
+        r = x.split("/");
+        c.publish(x + "/config", '{"dev":{"ids":["' + r[r.length - 2] + '"]},"uniq_id":"' + r[r.length - 2] + "_" + r[r.length - 1] + '",' +
+          (" sensor binary_sensor update |".indexOf(" " + r[r.length - 3] + " ") >= 0 ? '"stat_t"' : '"cmd_t"') +
+          ':"' + m.base + '/removed"}', { qos: 1, retain: false });
+      }
+    }
+  } else {
+    // After a round answering a birth the removals are done: Home Assistant was there to receive them.
+    if (a.birth) save(a.lay + "\n" + a.now + "\n ");
+    h.ok = 1;
+    m.log("homeassistant: announced");
+    board.after(states, 1000, m);
+    return;
+  }
+  board.after(step, 20, m, a, h);
+}
+
+// What is announced is remembered before it is sent (a restart in the middle of a round then loses
+// no removal), and only when it changed (flash wear).
+function save(t: string) { if (board.readText(FILE) != t) board.writeText(FILE, t); }
+
+// Sensor states follow the announcement (Home Assistant has subscribed to them by now): the last
+// value published again, and the next reading published whatever its deadband.
+function states(m: Mote) {
+  var l = m.c.sensors, i: number, s: any, t: string, o: any;
+  if (!m.up) return;
+  for (i = 0; i < l.length; i++) {
+    s = l[i]; t = m.base + "/" + s.name; o = { qos: s.qos || 0, retain: !!s.retain };
+    if (s.v !== undefined && s.type == "dht22") {
+      m.client.publish(t + "/temperature", String(s.v), o);
+      m.client.publish(t + "/humidity", String(s.w), o);
+    } else if (s.v !== undefined && s.type != "bme280") m.client.publish(t, String(s.v), o);
+    delete s.v;
+  }
+  // The diagnostic entities' figures too.
+  if (m.f && m.f.diag) m.f.diag();
+}
+
+export function announce(m: Mote, b: typeof Board, h: any) {
+  board = b;
+  var c = m.c.homeassistant, old = (board.readText(FILE) || "").split("\n"), o: string[], r: string[], i: number, e: string,
+    a: any = {
+      pre: c.prefix || "homeassistant", per: c.per_entity ? 1 : 0, node: id(m.c.mqtt.client_id),
+      name: c.name || m.c.mqtt.client_id, r: h.r, birth: h.b, ph: 0, k: 0, mode: 0, now: " ", pend: " ", old: "",
+    };
+  h.b = 0;
+  if (!m.up) return;
+  a.lay = (a.per ? "e " : "d ") + a.pre + " " + a.node;
+  walk(m, a);
+  // What the previous round announced (entries relative to its layout), made full entries: removed
+  // unless announced now; with the layout changed from per-entity to device mode, emptied first.
+  o = old[0].split(" ");
+  r = (old[1] || "").split(" ");
+  for (i = 0; i < r.length; i++) {
+    if (!r[i]) continue;
+    e = o[1] + "/" + r[i].split("/")[0] + "/" + o[2] + "/" + r[i].split("/")[1];
+    if (!cur(a, e)) old[2] = (old[2] || " ") + e + " ";
+    if (o[0] == "e" && !a.per) a.old += " " + e + "/config";
+  }
+  if (o[0] == "d" && old[0] != a.lay) a.old = o[1] + "/device/" + o[2] + "/config";
+  // Removed entries: each once, none that is announced now.
+  r = (old[2] || "").split(" ");
+  for (i = 0; i < r.length; i++) {
+    e = r[i];
+    if (e && !has(a.pend, e) && !cur(a, e)) a.pend += e + " ";
+  }
+  save(a.lay + "\n" + a.now + "\n" + a.pend);
+  step(m, a, h);
+}

@@ -1,0 +1,52 @@
+// Shared by the Home Assistant tests: a simulated board booted with the built firmware and the
+// Home Assistant / diag feature modules in its Storage, against one Mosquitto.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SimBoard } from "../../src/host/index.js";
+import { ROOT, loadBoard } from "../../src/tools/config-check.js";
+import { compactBoard } from "../../src/device/config.js";
+
+export const FW = join(ROOT, "firmware");
+const read = (name: string) => readFileSync(join(FW, name + ".js"), "utf8");
+
+export interface Booted { board: SimBoard; base: string; node: string; cfg: any }
+
+/** Writes mote.json and the modules, flashes firmware/mote.js and boots. node is the client id. */
+export function bootBoard(port: number, node: string, cfg: any, opts: { board?: string; diag?: boolean } = {}): Booted {
+  const id = opts.board ?? "esp32-devkitc";
+  const base = cfg.base ?? `ha/${node}`;
+  const c = { wifi: { ssid: "mote-sim", password: "pw" }, mqtt: { host: "127.0.0.1", port, keep_alive: 5, client_id: node }, base, ...cfg };
+  const board = new SimBoard({ board: id, serial: node });
+  board.storage.writeText("mote.json", JSON.stringify(c));
+  board.storage.writeText("mote.board", JSON.stringify(compactBoard(loadBoard(id))));
+  for (const m of ["mote-ha", "mote-ha-announce"]) board.storage.writeText(m, read(m));
+  if (opts.diag !== false) board.storage.writeText("mote-diag", read("mote-diag"));
+  board.flash(read("mote"));
+  board.boot();
+  return { board, base, node, cfg: c };
+}
+
+/** The same board restarted on an edited mote.json (Storage, and so mote.ha, kept). */
+export function rebootWith(b: Booted, edit: (c: any) => void): void {
+  edit(b.cfg);
+  b.board.storage.writeText("mote.json", JSON.stringify(b.cfg));
+  b.board.reboot();
+}
+
+/** Every sensor and actuator type the runtime has, on pins of an esp32-devkitc. */
+export const ALL_TYPES = {
+  sensors: [
+    { name: "level", type: "analog", pin: "D34", every: 0.2 },
+    { name: "door", type: "digital", pin: "D5", every: 0.2 },
+    { name: "chip", type: "internal-temperature", every: 0.2 },
+    { name: "free", type: "memory", every: 0.2 },
+    { name: "up", type: "uptime", every: 0.2 },
+    { name: "signal", type: "rssi", every: 0.2 },
+    { name: "air", type: "dht22", pin: "D4", every: 0.2 },
+    { name: "water", type: "ds18b20", pin: "D18", every: 0.2 },
+  ],
+  actuators: [
+    { name: "relay", type: "digital", pin: "D26" },
+    { name: "fan", type: "pwm", pin: "D25", initial: 0.25 },
+  ],
+};
