@@ -223,7 +223,7 @@ async function simSoak(): Promise<number> {
     // The device.
     const board: SimBoard = later(new SimBoard({ board: "esp32-devkitc", maxLogs: 100 }), (b) => b.close());
     board.boot();
-    board.loadModuleFile("mote-mqtt", firmwarePath());
+    board.loadClient(firmwarePath());
     const client = board.run(`var client = require("mote-mqtt").create(${JSON.stringify(HOST)}, ${JSON.stringify({
       port: proxy.port, client_id: "soak-device", clean_session: false, keep_alive: KEEP_ALIVE,
     })}); client`, "soak");

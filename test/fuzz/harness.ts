@@ -843,7 +843,8 @@ export class ClientRig {
     for (const p of c._q) if (p.charCodeAt(0) & 6) ids.push(idOf(p));
     for (const id of ids) if (!(id >= 1 && id <= 65535)) this.fail("violations", `packet id ${id} in use`);
     if (new Set(ids).size != ids.length) this.fail("violations", `packet ids in use twice: ${ids.join(",")}`);
-    if (new Set(c._rx).size != c._rx.length) this.fail("violations", `inbound QoS 2 ids listed twice: ${c._rx.join(",")}`);
+    const rx = c._rx || []; // made by the "ctl" part at the first inbound QoS 2 message
+    if (new Set(rx).size != rx.length) this.fail("violations", `inbound QoS 2 ids listed twice: ${rx.join(",")}`);
     if (c._fr) this.buffers(c._fr);
     this.pruneSent();
     if (this.ups - this.downs != (c._up ? 1 : 0)) this.fail("violations", `${this.ups} "connected" and ${this.downs} "disconnected" events, connected: ${c._up}`);
