@@ -21,10 +21,9 @@
 // cold part, loaded only while it is needed (see parts.ts): option checks and
 // CONNECT (setup), SUBSCRIBE/UNSUBSCRIBE and their acks (sub), CONNACK, QoS 2
 // and every unusual inbound packet (ctl), the refused-request logic (close),
-// publishes that are not the common case (pub).
-import { PUBLISH, PUBACK, PUBREC, PINGREQ_PACKET, DISCONNECT_PACKET, Packet, encodeAck, field, findId, frame, u16 } from "../protocol/codec.js";
-import { Framer } from "../protocol/framer.js";
-import { topicMatches } from "../protocol/topic.js";
+// publishes that are not the common case (pub), subscription handlers (match).
+import { PUBLISH, PUBACK, PUBREC, PINGREQ_PACKET, DISCONNECT_PACKET, Packet, field, findId, frame, u16 } from "../protocol/codec.js";
+import { Frames, take } from "../protocol/framer.js";
 import { BYTES } from "../protocol/utf8.js";
 import { part } from "./parts.js";
 
@@ -101,7 +100,7 @@ function onData(this: Socket, d: string) {
   if (!c) return;
   c._heard = c._p.now();
   try {
-    (c._fr as Framer).push(d);
+    take(c, d);
   } catch (e) {
     // Malformed or forbidden input closes the connection [MQTT-4.8.0-1], never an uncaught exception.
     // Unless a packet earlier in this chunk already left it (a refused CONNACK): closing twice
@@ -157,13 +156,17 @@ function timer(c: Client) {
   }
 }
 
-export class Client {
+export class Client implements Frames {
   declare emit: (event: string, a?: unknown, b?: unknown) => void;
   // Fields in the order they are first set, which on the board is the order a lookup
   // searches them in: those every message touches come first. Fields only a cold part
   // uses are set by that part, when it first needs them.
   _sock: Socket | undefined = undefined;
-  _fr: Framer | undefined = undefined;     // the current connection's framer
+  // The framing of the current connection's bytes (src/protocol/framer.ts), reset for each one:
+  _pending = "";             // bytes of an incomplete packet
+  _skip = 0;                 // bytes of an oversize packet still to drop
+  declare _first: number;    // first byte of that packet
+  declare _head: string;     // its kept start
   _up = 0;                   // CONNACK accepted on the current socket
   _wait = 0;                 // when we sent CONNECT or PINGREQ still unanswered (0: none)
   _heard = 0;                // when bytes last arrived
@@ -177,8 +180,7 @@ export class Client {
   _topic = "/";              // last topic name published to, checked (a valid one to start: never "") ...
   _tfield = "\0\x01/";       // ... as a PUBLISH carries it: field(UTF-8 bytes)
   _rraw = "/";               // last inbound topic that passed the checks, as bytes ...
-  _rtext = "/";              // ... and as text
-  _hs: { [filter: string]: Handler } = {};            // the filters given a handler (looped per message)
+  _rtext = this._rraw;       // ... and as text (the same string to start: one variable on the board)
   _held = 0;                 // a publish was queued or refused since the queue was last empty
   _id = 0;                   // last packet id handed out
   _ctl: string[] = [];       // SUBSCRIBE/UNSUBSCRIBE waiting for SUBACK/UNSUBACK
@@ -194,11 +196,12 @@ export class Client {
   declare _ka: number;       // keep-alive in ms
   declare _retry: number;    // 1: reconnect after a loss (flags are 0/1: on the board a boolean costs a variable more)
   declare _maxQ: number;
-  declare _maxP: number;
+  declare _max: number;     // max_packet
   declare _list: Server[] | undefined;  // servers (two or more), each with its port; _host/_port hold the one in use
   declare _at: number;       // index in _list of the one in use (set with _list)
   // Set by cold parts when first needed:
   declare _subs: { [filter: string]: number } | undefined;  // our filters and their granted QoS (sub)
+  declare _hs: { [filter: string]: Handler } | undefined;   // the filters given a handler (sub; see the "match" part)
   declare _rx: number[] | undefined;  // inbound QoS 2 ids acknowledged with PUBREC, not yet released (ctl)
   declare _suspect: string | undefined;  // what was unanswered at the last close by the broker (close)
   declare _q2off: number | undefined;  // 1 once the broker showed it closes on QoS 2 publishes (close)
@@ -240,24 +243,22 @@ export class Client {
    */
   publish(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
     const qos = opts && opts.qos || 0, q = this._q;
-    // Here only what nearly every message is: the topic of the last one (or a plain new one), QoS 0
-    // or 1, connected. Anything else (a topic to check in full, QoS 2, a bad QoS, offline) is for the "pub" part.
-    if ((topic !== this._topic && !this._name(topic)) || (qos !== 0 && qos !== 1) || !this._up) {
-      return part("pub").publish(this, topic, message, opts);
+    // Only what nearly every message is, here: a byte string on the topic of the last one (or a plain
+    // new one), QoS 0 or 1, connected. Anything else (a topic to check in full, QoS 2, a message to
+    // convert, offline) is for the "pub" part, which then stays loaded.
+    if ((topic !== this._topic && !this._name(topic)) || (qos !== 0 && qos !== 1) || !BYTES || typeof message != "string" || !this._up) {
+      return part("pub", 1).publish(this, topic, message, opts);
     }
     const now = !q.length && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn);
     if (!now) {
       this._held = 1;
-      // A burst that fills the queue will do so again: keep the part loaded.
       if (q.length >= this._maxQ) return part("pub", 1).full(this);
     }
-    // Where strings are bytes a string message is sent as it is: no call to convert it.
-    const p = frame(PUBLISH << 4 | qos << 1 | (opts && opts.retain ? 1 : 0), this._tfield + (qos ? u16(this._nextId()) : "") +
-      (typeof message == "string" && (BYTES || !/[^\x00-\xff]/.test(message)) ? message
-        : typeof message == "number" ? "" + message : part("pub").toBytes(message)));
+    const first = 48 | qos << 1 | (opts && opts.retain ? 1 : 0), body = this._tfield + (qos ? u16(this._nextId()) : "") + message,
+      // A remaining length under 128 takes one byte: most messages are framed here.
+      p = body.length < 128 ? String.fromCharCode(first, body.length) + body : frame(first, body);
     if (!now) q.push(p);
     else {
-      // _send, written out: this is the path every message takes.
       this._n[0]++;
       if (qos) this._out.push(p);
       this._write(p);
@@ -325,8 +326,9 @@ export class Client {
     }
     s.c = this;
     this._sock = s;
-    // One framer per connection: bytes of the last one must not run into this one.
-    this._fr = new Framer(this._maxP, this);
+    // Framing starts afresh: bytes of the last connection must not run into this one.
+    this._pending = "";
+    this._skip = 0;
     // The CONNACK deadline runs from here: a TCP connect or TLS handshake
     // that never completes must not hang the client either.
     this._sent = this._heard = this._wait = this._p.now();
@@ -348,9 +350,8 @@ export class Client {
     const p = this._p, s = this._sock, wasUp = this._up;
     if (code) this._err(code, message as string);
     if (this._timer) p.cancel(this._timer);
-    // Detach the socket and the framer: events and packets still queued from them are ignored.
-    if (this._fr) this._fr._sink = undefined;
-    this._sock = this._fr = this._timer = undefined;
+    // Detach the socket and the framing: events and packets still queued from them are ignored.
+    this._sock = this._timer = undefined;
     this._up = 0;
     this._wait = 0;
     if (s) {
@@ -379,7 +380,7 @@ export class Client {
   // ---- inbound ----
 
   /**
-   * One packet from the broker, from the current connection's Framer. A message at QoS 0 or 1 on a
+   * One packet from the broker, from the framing of the current connection. A message at QoS 0 or 1 on a
    * topic checked before (or a plain one) is unpacked here; anything else about it is checked in full
    * by the "ctl" part, which answers the message to deliver or nothing. A ProtocolError thrown here
    * closes the connection.
@@ -400,18 +401,10 @@ export class Client {
     this._n[1]++;
     this.emit("publish", p);
     this.emit("message", topic, m);
-    for (const f in this._hs) {
-      const h = this._hs[f];
-      if (topicMatches(f, topic)) {
-        try {
-          h(topic, m, p);
-        } catch (x) {
-          this._err("handler", "handler of " + f + " threw: " + (x as Error).message);
-        }
-      }
-    }
+    // Handlers given to subscribe() are called by the "match" part, loaded once there are any.
+    if (this._hs) part("match", 1).dispatch(this, p);
     // A handler may have left this connection (disconnect(), even connect() again): no ack then.
-    if (p.qos && this._up) this._write(encodeAck(p.qos == 2 ? PUBREC : PUBACK, p.id));
+    if (p.qos && this._up) this._write(String.fromCharCode((p.qos == 2 ? PUBREC : PUBACK) << 4, 2) + u16(p.id));
   }
 
   /** Any packet but PUBLISH: a PUBACK or PINGRESP here, anything else (or a malformed one) in the "ctl" part. */
@@ -441,19 +434,8 @@ export class Client {
     } catch (e) {
       // The socket closed before its queued "close" event reached us: Espruino throws
       // "This socket is closed". That is a lost connection, not the caller's error.
-      this._close("connection lost", "socket", "write failed: " + (e as Error).message);
+      part("close").lost(this, e);
     }
-  }
-
-  /** First send of a PUBLISH (QoS 1/2 ones wait in _out for their ack) or a (UN)SUBSCRIBE (in _ctl). */
-  _send(p: string) {
-    if (p.charCodeAt(0) >> 4 == PUBLISH) {
-      this._n[0]++;
-      if (p.charCodeAt(0) & 6) this._out.push(p);
-    } else {
-      this._ctl.push(p);
-    }
-    if (this._up) this._write(p);
   }
 
   /**
@@ -464,7 +446,11 @@ export class Client {
   _pump() {
     const q = this._q;
     while (this._up && q.length && this._busy < this._maxOut && (!(q[0].charCodeAt(0) & 6) || this._out.length < this._maxIn)) {
-      this._send(q.shift() as string);
+      const p = q.shift() as string;
+      this._n[0]++;
+      // QoS 1/2 messages wait in _out for their ack.
+      if (p.charCodeAt(0) & 6) this._out.push(p);
+      this._write(p);
     }
     if (this._held && this._up && !q.length) {
       this._held = 0;
@@ -472,11 +458,10 @@ export class Client {
     }
   }
 
-  /** Emit an `error` with a stable code; `dropped` counts a refused message. Returns false for callers to pass on. */
-  _err(code: string, message: string, dropped?: number): false {
+  /** Emit an `error` with a stable code. Returns false for callers to pass on. */
+  _err(code: string, message: string): false {
     const e = new Error(message) as MqttError;
     e.code = code;
-    this._n[2] += dropped || 0;
     this.emit("error", e);
     return false;
   }

@@ -39,3 +39,8 @@ export function closed(c: Client): void {
   c._suspect = "";
   c._close("connection lost");
 }
+
+/** A write failed: the socket closed before its queued "close" event reached the client. */
+export function lost(c: Client, e: Error): void {
+  c._close("connection lost", "socket", "write failed: " + e.message);
+}

@@ -1,6 +1,6 @@
 // The client's cold parts: code a board needs only now and then (options checked once at create,
 // SUBSCRIBE/UNSUBSCRIBE and their acks, QoS 2, CONNACK, the refused-request logic, publishes that
-// are not the common case, TLS set-up). The resident client calls part(name) where one of them is
+// are not the common case, subscription handlers, TLS set-up). The resident client calls part(name) where one of them is
 // needed.
 //
 // Here, for Node (the tests, the simulator's host side), every part is linked in. A board bundle
@@ -12,10 +12,11 @@ import * as sub from "./sub.js";
 import * as ctl from "./ctl.js";
 import * as close from "./close.js";
 import * as pub from "./pub.js";
+import * as match from "./match.js";
 
-const PARTS: { [name: string]: any } = { setup, sub, ctl, close, pub };
+const PARTS: { [name: string]: any } = { setup, sub, ctl, close, pub, match };
 
-/** The part `name` (setup, sub, ctl, close, pub); `keep` 1: it will be needed again soon, keep it loaded. */
+/** The part `name` (setup, sub, ctl, close, pub, match); `keep` 1: it will be needed again soon, keep it loaded. */
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
 export function part(name: string, keep?: number): any {
   return PARTS[name];

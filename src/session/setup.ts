@@ -39,7 +39,7 @@ export function init(c: Client, o: Options): void {
     c._host = o.host;
     c._port = int(o.port, 1883, 1, 65535, "port");
   }
-  c._tls = o.tls;
+  if (o.tls) c._tls = o.tls;
   const ka = int(o.keep_alive, 60, 1, 65535, "keep_alive (0 would switch keep-alive off)");
   c._ka = ka * 1000 | 0; // an integer: 1e3 would make it a double, a variable more
   const clean = o.clean_session !== false, id = text(o.client_id == undefined ? "" : o.client_id, "client_id");
@@ -66,5 +66,5 @@ export function init(c: Client, o: Options): void {
   c._maxIn = int(o.inflight, 8, 1, 65535, "inflight");
   c._maxQ = int(o.queue, 8, 0, 65535, "queue");
   c._maxOut = int(o.write_buffer, 2048, 64, 1e9, "write_buffer");
-  c._maxP = int(o.max_packet, 1024, 16, 268435460, "max_packet");
+  c._max = int(o.max_packet, 1024, 16, 268435460, "max_packet");
 }

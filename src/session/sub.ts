@@ -44,16 +44,19 @@ function request(c: Client, list: string[], qos?: number[], handler?: Handler): 
   for (let i = 0; i < list.length; i++) {
     const f = list[i];
     if (qos) s[f] = qos[i]; else delete s[f];
-    if (qos && handler) c._hs[f] = handler; else delete c._hs[f];
+    if (qos && handler) (c._hs || (c._hs = {}))[f] = handler; else if (c._hs) delete c._hs[f];
   }
-  c._send(encodeSubscription(c._nextId(), bytes, qos));
+  // Waits in _ctl for its ack; sent now, or after the next CONNACK.
+  const p = encodeSubscription(c._nextId(), bytes, qos);
+  c._ctl.push(p);
+  if (c._up) c._write(p);
   return true;
 }
 
 /** A filter given up (refused by the broker): it is not ours any more. */
 export function drop(c: Client, f: string, code: number): void {
   delete subs(c)[f];
-  delete c._hs[f];
+  if (c._hs) delete c._hs[f];
   c.emit("subscribe_failed", f, code);
 }
 

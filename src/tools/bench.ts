@@ -1,18 +1,21 @@
-// `npm run bench`: figures for issue 2's "Benchmark" section. Prints, asserts nothing, exits 0, and
-// stops every broker, client and interpreter it started.
+// `npm run bench`: figures for issue 12 (the client as a board runs it). Prints, asserts nothing, exits 0,
+// and stops every broker, client and interpreter it started.
 //
 //   1. bundle bytes (raw, gzip) of firmware/*.js beside Espruino's tinyMQTT and MQTT modules
 //   2. on Node, one Mosquitto: publish and receive throughput of firmware/mote-mqtt.js in the host
 //      simulator beside mqtt.js, as ratios
-//   3. with ESPRUINO=/path/to/espruino: the same client under that interpreter (and the reference
-//      modules): process.memory().usage after require, after connect + 2 subscriptions, after 1000
-//      QoS 0 publishes; publish and receive rates; a 1000-publish burst on the 1600-variable layout
-//   4. the issue's targets, measured vs target
+//   2b. function text executed per published and per received message (bytes), in the simulator
+//   3. with ESPRUINO=/path/to/espruino: the same client under that interpreter beside the reference
+//      modules, each loaded from Storage (st) and into RAM (ram): process.memory().usage after require,
+//      after connect + 2 subscriptions, after 1000 QoS 0 publishes; publish and receive rates; a
+//      1000-publish burst on the 1600-variable layout
+//   4. the issue's targets, measured vs target (same-run ratios against the MQTT module)
 //
 // Environment: ESPRUINO (interpreter, 16383-variable layout), ESPRUINO_1600 (default: espruino-1600 next
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
 // present), BENCH_N (messages on Node, default 5000), BENCH_ESP_N (messages on Espruino, default 1000),
-// BENCH_REPEAT (runs per rate measurement, best shown; default 3).
+// BENCH_REPEAT (runs per rate measurement, best shown; default 3), BENCH_ONLY (sections: node, text,
+// espruino), BENCH_MODULES (on Espruino: mote, tiny, mqtt).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -32,7 +35,7 @@ const FW = path.join(ROOT, "firmware");
 const N_NODE = Number(process.env.BENCH_N) || 5000;
 const N_ESP = Number(process.env.BENCH_ESP_N) || 1000;
 const HOST = "127.0.0.1";
-/** Runs per rate measurement (best shown): Node section, and the Espruino node_modules runs. */
+/** Runs per rate measurement (best shown). */
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT) || 3);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -640,7 +643,10 @@ async function sectionEspruino(broker: MosquittoInstance | undefined, brokerErro
   if (!fs.existsSync(bin)) { console.log(`  skipped: ESPRUINO=${bin} does not exist`); return undefined; }
   if (!broker) { console.log(`  skipped: ${brokerError}`); return undefined; }
   const moteFile = path.join(FW, "mote-mqtt.js");
-  const mods: [Kind, string | undefined][] = [["mote", existing(moteFile)], ["tiny", TINY.path], ["mqtt", MQTTMOD.path]];
+  // BENCH_MODULES=mote,mqtt: only those (mote, tiny, mqtt).
+  const only = process.env.BENCH_MODULES?.split(",");
+  const mods = ([["mote", existing(moteFile)], ["tiny", TINY.path], ["mqtt", MQTTMOD.path]] as [Kind, string | undefined][])
+    .filter(([k]) => !only || only.includes(k));
   const figs: EspFigures = {};
   console.log(`  interpreter: ${bin}`);
   console.log("  vars = process.memory().usage minus the usage just before require, all taken from timers once the script's");
@@ -697,7 +703,7 @@ async function sectionEspruino(broker: MosquittoInstance | undefined, brokerErro
   console.log(`\n  ESP8266 layout (1600 vars): burst of ${N_ESP} QoS 0 publishes from mote`);
   if (!bin1600 || !fs.existsSync(bin1600)) {
     console.log("  skipped: no ESPRUINO_1600 and no espruino-1600 next to ESPRUINO");
-  } else if (!mods[0][1]) {
+  } else if (!existing(moteFile)) {
     console.log("  skipped: firmware/mote-mqtt.js not built");
   } else {
     console.log(`  interpreter: ${bin1600}`);
@@ -706,7 +712,7 @@ async function sectionEspruino(broker: MosquittoInstance | undefined, brokerErro
       const tag = TAG[load];
       try {
         // Storage is written by the main interpreter; the 1600 interpreter reads the same ./espruino.flash.
-        const r = await espRun(bin1600, broker, "mote", load, await prepareCwd(bin, "mote", mods[0][1]), false);
+        const r = await espRun(bin1600, broker, "mote", load, await prepareCwd(bin, "mote", moteFile), false);
         figs.burst[tag] = r;
         const arrived = r.pubRate ? r.pubRate.n : 0;
         console.log(`  ${pad("mote", 12)} ${pad(tag, 4)} require ${r.req ?? "-"}, conn+2sub ${r.sub ?? "-"}, after burst ${r.pubMem ?? "-"} vars; ` +
