@@ -24,10 +24,10 @@ import zlib from "node:zlib";
 import type { MqttClient } from "mqtt";
 import * as acorn from "acorn";
 import * as walk from "acorn-walk";
-import { SimBoard } from "../host/index.js";
+import { SimBoard, clientParts } from "../host/index.js";
 import { startMosquitto, type MosquittoInstance } from "../../test/support/mosquitto.js";
 import { mqttjsClient, endClient } from "../../test/support/util.js";
-import { runEspruino, type EspruinoRun } from "./espruino-run.js";
+import { runEspruino, writeStorage, type EspruinoRun } from "./espruino-run.js";
 
 // The repository: this file runs as .build/host/src/tools/bench.js.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -506,40 +506,13 @@ const TAG: Record<Load, "st" | "ram"> = { Storage: "st", RAM: "ram" };
 
 /** The files of a module: mote's core and its parts (firmware/mote-mqtt-*.js, loaded on first use). */
 function moduleFiles(kind: Kind, file: string): { name: string; file: string }[] {
-  const files = [{ name: MODULE_NAME[kind], file }];
-  if (kind === "mote") {
-    for (const f of fs.readdirSync(path.dirname(file)).sort()) {
-      const m = /^(mote-mqtt-[a-z0-9]+)\.js$/.exec(f);
-      if (m) files.push({ name: m[1], file: path.join(path.dirname(file), f) });
-    }
-  }
-  return files;
+  return [{ name: MODULE_NAME[kind], file }, ...(kind === "mote" ? clientParts(path.dirname(file)) : [])];
 }
 
-/**
- * A fresh temp cwd whose Storage (./espruino.flash) holds the module's files, written by a first run in
- * pieces from string literals in its script (the interpreter may have no file system module), as a
- * board receiving them over its console would.
- */
+/** A fresh temp cwd whose Storage (./espruino.flash) holds the module's files. */
 async function prepareCwd(bin: string, kind: Kind, file: string): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mote-bench-${kind}-`));
-  const files = moduleFiles(kind, file);
-  let script = "var S = require(\"Storage\");\n";
-  for (const f of files) {
-    const text = fs.readFileSync(f.file, "latin1");
-    for (let k = 0; k < text.length; k += 1024) {
-      script += `S.write(${JSON.stringify(f.name)}, ${JSON.stringify(text.slice(k, k + 1024))}, ${k}, ${text.length});\n`;
-    }
-  }
-  script += `print("@@WROTE " + S.list().join(","));\n`;
-  let listed: string[] = [];
-  const r = runBench(bin, dir, script, (tag, args) => { if (tag === "WROTE") listed = args.join(",").split(","); });
-  const t = setTimeout(r.kill, 20000);
-  await r.exited;
-  clearTimeout(t);
-  r.proc.stdin!.destroy();
-  const missing = files.filter((f) => !listed.includes(f.name)).map((f) => f.name);
-  if (missing.length) throw new Error(`could not write ${missing.join(", ")} into Storage: ${r.output().trim().split("\n").slice(-3).join(" | ")}`);
+  await writeStorage(bin, dir, moduleFiles(kind, file));
   return dir;
 }
 
