@@ -17,7 +17,6 @@ import * as match from "./match.js";
 const PARTS: { [name: string]: any } = { setup, sub, ctl, close, pub, match };
 
 /** The part `name` (setup, sub, ctl, close, pub, match); `keep` 1: it will be needed again soon, keep it loaded. */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
 export function part(name: string, keep?: number): any {
   return PARTS[name];
 }
