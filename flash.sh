@@ -139,15 +139,29 @@ if [ $rc != 0 ]; then
 fi
 echo "$result"
 
-cat > "$out/finish.js" <<'EOF'
+# The MQTT client's cold parts (mote-mqtt-<part>.js beside the boot code): the runtime requires
+# them from Storage when it needs them (src/session/parts.ts).
+# A board without TLS gets no TLS part.
+has_tls=$(node -p "!!require('./boards/$board.json').tls")
+parts=()
+for f in "$(dirname "$fw")"/mote-mqtt-*.js; do
+  p=$(basename "$f" .js)
+  [ -f "$f" ] && { [ "$p" != mote-mqtt-tls ] || [ "$has_tls" = true ]; } && parts+=("$p")
+done
+names=".bootcde mote.json mote.board ${parts[*]}"
+names="${names% }"
+
+list=$(printf '"%s",' $names)
+cat > "$out/finish.js" <<EOF
 var s=require("Storage");
-print("MOTE-FLASH",[".bootcde","mote.json","mote.board"].map(function(n){var d=s.read(n);return d===undefined?-1:d.length;}).join(" "));
+print("MOTE-FLASH",[${list%,}].map(function(n){var d=s.read(n);return d===undefined?-1:d.length;}).join(" "));
 setTimeout(load,500);
 EOF
 
 size() { wc -c < "$1" | tr -d ' '; }
 if [ -f "$fw" ]; then
   total=$(( $(size "$fw") + $(size "$out/mote.json") + $(size "$out/mote.board") ))
+  for p in "${parts[@]}"; do total=$(( total + $(size "$(dirname "$fw")/$p.js") )); done
   [ "$total" -le "$storage_bytes" ] ||
     die "$fw + config need $total bytes of Storage but $board has $storage_bytes"
 fi
@@ -163,6 +177,7 @@ fi
 
 # --- 3. upload and restart -----------------------------------------------------------------------
 extra=()
+for p in "${parts[@]}"; do extra+=(--storage "$p:$(dirname "$fw")/$p.js"); done
 while read -r mod; do
   [ -n "$mod" ] || continue
   if [ -n "$modules" ] && [ -f "$modules/$mod.js" ]; then
@@ -201,8 +216,9 @@ fi
 grep -q "ECONNREFUSED" "$log" && die "could not connect to $port: connection refused: $hint"
 grep -q "Unable to connect" "$log" && die "could not connect to $port: $hint"
 [ $rc = 0 ] || die "the espruino tool failed (exit $rc, output in $log): $hint"
-got=$(grep -o 'MOTE-FLASH [-0-9]* [-0-9]* [-0-9]*' "$log" | tail -1 | cut -d' ' -f2-)
+got=$(grep -o 'MOTE-FLASH [-0-9 ]*' "$log" | tail -1 | cut -d' ' -f2- | sed 's/ *$//')
 [ -n "$got" ] || die "the board on $port did not answer (no confirmation in $log): $hint"
 want="$(size "$fw") $(size "$out/mote.json") $(size "$out/mote.board")"
-[ "$got" = "$want" ] || die "upload incomplete: Storage holds .bootcde/mote.json/mote.board of $got bytes, expected $want"
+for p in "${parts[@]}"; do want="$want $(size "$(dirname "$fw")/$p.js")"; done
+[ "$got" = "$want" ] || die "upload incomplete: Storage holds ${names// //} of $got bytes, expected $want"
 echo "$prog: done: $fw ($(size "$fw") bytes) is the boot code, mote.json and mote.board written; the board restarted"

@@ -10,7 +10,8 @@
 //
 // MOTE_DEBUG=1 npm run build  -> no compression or mangling, indented output (for reading errors on a board).
 
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import terser from "@rollup/plugin-terser";
 
 const DEBUG = process.env.MOTE_DEBUG === "1";
@@ -40,15 +41,47 @@ const ESPRUINO_KEYWORDS = [
   "super", "static", "of",
 ];
 
-// Short names for mangled `_` members that never start with "_" themselves: terser's own sequence
-// can yield one (say `_t`), which would read as a member left unmangled (and the bundle check says so).
-// Self-contained: the terser plugin hands its options to worker threads as source text.
-const propertyNames = {
-  get(n) {
-    const first = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ$", rest = first + "_0123456789";
-    let s = first[n % first.length];
-    for (n = Math.floor(n / first.length); n > 0; n = Math.floor(n / rest.length)) { n--; s += rest[n % rest.length]; }
-    return s;
+// Private members (`_name`) get the same short name in every bundle: the client's cold parts
+// (mote-mqtt-<part>.js, loaded from Storage on first use) work on the client object that the core
+// bundle (mote-mqtt.js, or the runtime's mote.js) made. Every `_name` written in src/ is given one
+// name up front, never one that src/ uses as a public property or that Espruino objects already have.
+function sources(dir) {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? sources(p) : p.endsWith(".ts") ? [p] : [];
+  });
+}
+function sharedNames() {
+  const priv = new Map(), pub = new Set();
+  for (const f of sources("src")) {
+    const text = readFileSync(f, "utf8");
+    for (const m of text.matchAll(/\b_[A-Za-z]\w*/g)) priv.set(m[0], (priv.get(m[0]) || 0) + 1);
+    for (const m of text.matchAll(/[{,]\s*([A-Za-z$][\w$]*)\s*:/g)) pub.add(m[1]);
+    for (const m of text.matchAll(/\.([A-Za-z$][\w$]*)/g)) pub.add(m[1]);
+  }
+  const taken = new Set([...pub, ...ESPRUINO_PROTO, ...ESPRUINO_KEYWORDS]);
+  const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  const names = [];
+  for (let n = 0; names.length < priv.size; n++) {
+    const name = n < 52 ? letters[n] : letters[Math.floor(n / 52) - 1] + letters[n % 52];
+    if (!taken.has(name)) names.push(name);
+  }
+  // The most used get the one-letter names: fewer bytes for the board to read.
+  const props = {};
+  [...priv].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).forEach((p, i) => { props["$" + p[0]] = names[i]; });
+  return props;
+}
+const SHARED_NAMES = DEBUG ? {} : sharedNames();
+
+// The client reaches its cold parts through session/parts.js, which links them in for Node (tests, the
+// simulator's host side). In a board bundle it is platform/parts.js instead: require("mote-mqtt-<part>")
+// from Storage when first needed.
+const boardParts = {
+  name: "board-parts",
+  resolveId(source, importer) {
+    if (!importer || !/(^|\/)parts\.js$/.test(source)) return null;
+    const file = resolve(dirname(importer), source);
+    return file.endsWith(join("session", "parts.js")) ? resolve(".build/fw/platform/parts.js") : null;
   },
 };
 
@@ -81,6 +114,9 @@ const terserOptions = DEBUG
         // No single-use function turned into an IIFE at its call site: Espruino would build that
         // function object again on every call (decode per packet, the PUBLISH encoder per publish).
         reduce_funcs: false,
+        // Espruino does not hoist a `var` written after a `return` (it becomes a global): inlining a
+        // function that uses its argument twice makes terser bind it in such a trailing `var`.
+        inline: 1,
         pure_getters: "strict",
         drop_debugger: true,
       },
@@ -90,8 +126,7 @@ const terserOptions = DEBUG
         // Members written `_name` are private to one bundle and get short names (fewer bytes, shorter
         // property names in JsVars). `o._x` is mangled; `o["_x"]` (quoted) is left alone (keep_quoted
         // "strict"), so quote a `_` name that must survive (e.g. a key in stored JSON).
-        properties: { regex: /^_[^_]/, keep_quoted: "strict", reserved: ESPRUINO_PROTO.concat(ESPRUINO_KEYWORDS),
-          nth_identifier: propertyNames },
+        properties: { regex: /^_[^_]/, keep_quoted: "strict", reserved: ESPRUINO_PROTO.concat(ESPRUINO_KEYWORDS) },
       },
       format: {
         ecma: 2015,
@@ -136,7 +171,7 @@ export default present.map((e) => ({
     }
     defaultHandler(warning);
   },
-  plugins: [terser({ ...terserOptions, maxWorkers: 1 })],
+  plugins: [boardParts, terser({ ...terserOptions, maxWorkers: 1, ...(DEBUG ? {} : { nameCache: { props: { props: { ...SHARED_NAMES } } } }) })],
   output: {
     file: e.file,
     format: e.format,

@@ -33,9 +33,11 @@
 //                                in its own scope with `exports` and `module`; flash: true (default) counts
 //                                its functions as code in flash for memory())
 // board.loadModuleFile(name, path)   the same from a file
+// board.loadClient(path)         "mote-mqtt" from that file and its cold parts (mote-mqtt-*.js beside it)
 // board.json(code)              run(code), result copied into Node's realm through JSON (for assertions)
 // board.require(name)            the board's own require (built-ins, cache, Storage files, added modules)
 // board.flash(code, name?)       write boot code to Storage (".bootcde" by default), as flash.sh does
+//                                (with the client's cold parts, firmware/mote-mqtt-*.js, when it loads them)
 // board.boot()                   power-up: run .boot0-.boot3/.bootcde from Storage, then E "init" listeners
 //                                and onInit()
 // board.reboot()                 what E.reboot() does: fresh interpreter (RAM lost, Storage kept), then boot()
@@ -103,7 +105,7 @@ import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import vm from "node:vm";
-import { BoardSpec, chipOf, DEFAULT_BOARD, loadBoardSpec } from "./board-spec.js";
+import { BoardSpec, chipOf, DEFAULT_BOARD, loadBoardSpec, repoRoot } from "./board-spec.js";
 import { VarCounter, reachable } from "./memory.js";
 import { PIN_MODES, SimPins } from "./pins.js";
 import { espruinoPrelude, REMOVE_NON_ESPRUINO } from "./prelude.js";
@@ -356,9 +358,25 @@ export class SimBoard {
     return this.globalObj.require(name);
   }
 
-  /** Writes boot code to Storage (".bootcde": what boot() and a real board run at power-up). */
-  flash(code: string, name = ".bootcde"): void {
+  /**
+   * Writes boot code to Storage (".bootcde": what boot() and a real board run at power-up). Boot code
+   * that loads the MQTT client's cold parts (mote's runtime: require("mote-mqtt-<part>")) gets them
+   * written beside it from `partsDir`, as flash.sh uploads them with it.
+   */
+  flash(code: string, name = ".bootcde", partsDir = firmwareDir()): void {
     this.storage.writeText(name, code);
+    if (name == ".bootcde" && code.includes('"mote-mqtt-"')) {
+      for (const part of clientParts(partsDir)) this.storage.writeText(part.name, fs.readFileSync(part.file, "latin1"));
+    }
+  }
+
+  /**
+   * Makes require("mote-mqtt") find the client module `file` and require("mote-mqtt-<part>") its cold
+   * parts, the firmware/mote-mqtt-*.js files beside it (as Storage files next to it would on a board).
+   */
+  loadClient(file: string): void {
+    this.loadModuleFile("mote-mqtt", file);
+    for (const part of clientParts(path.dirname(file))) this.loadModuleFile(part.name, part.file);
   }
 
   /** Power-up: boot code from Storage, then E's "init" listeners and onInit(). */
@@ -998,4 +1016,18 @@ export class SimBoard {
     for (const k of Object.keys(sockets)) n += 6 + c.value(sockets[k]);
     return n;
   }
+}
+
+/** Where the built bundles are: MOTE_FIRMWARE_DIR, else the repository's firmware/. */
+export function firmwareDir(): string {
+  return process.env.MOTE_FIRMWARE_DIR ?? path.join(repoRoot(), "firmware");
+}
+
+/** The MQTT client's cold parts in `dir`: firmware/mote-mqtt-<part>.js, each a Storage module of that name. */
+export function clientParts(dir: string): { name: string; file: string }[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).sort().flatMap((f) => {
+    const m = /^(mote-mqtt-[a-z0-9]+)\.js$/.exec(f);
+    return m ? [{ name: m[1], file: path.join(dir, f) }] : [];
+  });
 }

@@ -1,26 +1,14 @@
-// The board side of the session's Platform seam: Espruino's net/tls sockets and timers.
+// The board side of the session's Platform seam: Espruino's net sockets and timers. A TLS
+// connection is set up by the client part "tls" (src/platform/tls.ts), loaded only when used:
+// most boards never need it, and an ESP8266 has no TLS at all.
 import type { Platform, Socket } from "../session/client.js";
+import { part } from "./parts.js";
 
 declare function require(module: string): any;
 
 export const platform: Platform = {
   open(host: string, port: number, tls: unknown, onOpen: () => void): Socket {
-    // tls: true, or options for require("tls").connect (ca, cert, key ...).
-    let m;
-    try {
-      m = require(tls ? "tls" : "net");
-    } catch (e) {
-      throw { code: "unsupported", message: "this board has no TLS (require(\"tls\") failed)" };
-    }
-    // Only an options object is copied: Espruino's Object.assign throws on false or true.
-    const o = Object.assign({}, typeof tls == "object" ? tls : {}, { host: host, port: port }) as { [k: string]: unknown };
-    // Espruino hands ca/cert/key to mbedTLS with their length, and mbedTLS reads
-    // a certificate as PEM only when its text ends in a NUL: add it, or PEM fails.
-    ["ca", "cert", "key"].forEach((k) => {
-      const v = o[k];
-      if (typeof v == "string" && /-----BEGIN/.test(v) && v.charCodeAt(v.length - 1)) o[k] = v + "\0";
-    });
-    return m.connect(o, onOpen);
+    return tls ? part("tls").open(host, port, tls, onOpen) : require("net").connect({ host: host, port: port }, onOpen);
   },
   // Espruino's own functions, not wrappers: a wrapper would cost variables on the board.
   after: setTimeout,

@@ -1,70 +1,92 @@
 // Cuts a TCP byte stream (binary strings of any size, split anywhere) into
-// MQTT packets. It keeps at most one incomplete packet, never more than `max`
-// bytes: a larger packet is dropped as it streams in, and only its first `max`
+// MQTT packets. It keeps at most one incomplete packet, never more than `_max`
+// bytes: a larger packet is dropped as it streams in, and only its first `_max`
 // bytes are kept so the receiver can still read its topic and packet id.
-// One Framer serves one connection: a new connection gets a new Framer.
+//
+// The state lives on the object that takes the packets (the client, which
+// resets it for every connection): on the board an object of its own per
+// connection, with a class to make it, costs more variables than the framing.
 import type { ProtocolError } from "./codec.js";
 
-/**
- * Takes the packets: first header byte, body (remaining-length bytes), oversize
- * flag. An object rather than a callback: on the board a closure made per
- * connection costs more than the framer itself.
- */
+/** Takes the packets: first header byte, body (remaining-length bytes), oversize flag. */
 export interface PacketSink { _packet(first: number, body: string, oversize: boolean): void }
 
-export class Framer {
-  _pending = "";   // bytes of an incomplete packet, from its first header byte
-  _skip = 0;       // bytes of an oversize packet still to drop
-  _first = 0;      // first byte of the oversize packet being dropped
-  _head = "";      // the kept start of the oversize packet's body
-  /** `_sink` may be cleared at any time (even by the sink itself): the rest of the stream is then dropped. */
-  constructor(public _max: number, public _sink: PacketSink | undefined) {}
-
-  /** Feed the next bytes from the connection; throws a ProtocolError on a malformed length. */
-  push(chunk: string) {
-    // Only an incomplete packet is carried over, so this join is bounded by `max`;
-    // complete packets are sliced out by offset, never by re-copying the rest.
-    const data = this._pending ? this._pending + chunk : chunk, n = data.length;
-    let pos = 0;
-    this._pending = "";
-    // The board reads this loop's text for every packet: what is rare (oversize packets) is in _drop.
-    while (pos < n && this._sink) {
-      if (this._skip) { pos = this._drop(data, pos); continue; }
-      // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
-      let i = pos + 1, len = 0, mul = 1, b;
-      do {
-        if (i >= n) { this._pending = data.substr(pos); return; }
-        b = data.charCodeAt(i++);
-        len += (b & 127) * mul;
-        mul *= 128;
-      } while (b & 128 && i - pos < 5);
-      if (b & 128) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
-      if (i - pos + len > this._max) {
-        this._first = data.charCodeAt(pos);
-        this._skip = len;
-        pos = this._drop(data, i);
-        continue;
-      }
-      if (i + len > n) { this._pending = data.substr(pos); return; }
-      this._sink._packet(data.charCodeAt(pos), data.substr(i, len), false);
-      pos = i + len;
-    }
-  }
-
+/** What the framer keeps between chunks, on the object that takes the packets. */
+export interface Frames extends PacketSink {
+  _max: number;      // largest packet kept, bytes
+  _pending: string;  // bytes of an incomplete packet, from its first header byte
+  _skip: number;     // bytes of an oversize packet still to drop
+  _first: number;    // first byte of the oversize packet being dropped
+  _head: string;     // the kept start of the oversize packet's body
   /**
-   * Drop the next bytes of an oversize packet from `data` at `pos`, keeping
-   * its first `max` bytes; the packet goes to the sink once all of it passed.
-   * Returns where the data after it starts.
+   * The stream being framed (the client's socket). Cleared, or replaced by the next one, at any
+   * time (even from _packet): the rest of the chunk being framed is then dropped.
    */
-  _drop(data: string, pos: number): number {
-    const take = Math.min(this._skip, data.length - pos), room = this._max - this._head.length;
-    if (room > 0) this._head += data.substr(pos, Math.min(take, room));
-    this._skip -= take;
-    if (!this._skip && this._sink) {
-      const head = this._head;
-      this._head = "";
-      this._sink._packet(this._first, head, true);
+  _sock: unknown;
+}
+
+/** Feed the next bytes from the connection; throws a ProtocolError on a malformed length. */
+export function take(s: Frames, chunk: string): void {
+  // Only an incomplete packet is carried over, so this join is bounded by `max`;
+  // complete packets are sliced out by offset, never by re-copying the rest.
+  const on = s._sock, data = s._pending ? s._pending + chunk : chunk, n = data.length;
+  let pos = 0;
+  s._pending = "";
+  // The board reads this loop's text for every packet: what is rare (oversize packets) is in drop().
+  while (pos < n && on && s._sock === on) {
+    if (s._skip) { pos = drop(s, data, pos); continue; }
+    // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
+    let i = pos + 1, len = 0, mul = 1, b;
+    do {
+      if (i >= n) { s._pending = data.substr(pos); return; }
+      b = data.charCodeAt(i++);
+      len += (b & 127) * mul;
+      mul *= 128;
+    } while (b & 128 && i - pos < 5);
+    if (b & 128) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
+    if (i - pos + len > s._max) {
+      s._first = data.charCodeAt(pos);
+      s._skip = len;
+      s._head = "";
+      pos = drop(s, data, i);
+      continue;
     }
-    return pos + take;
+    if (i + len > n) { s._pending = data.substr(pos); return; }
+    s._packet(data.charCodeAt(pos), data.substr(i, len), false);
+    pos = i + len;
+  }
+}
+
+/**
+ * Drop the next bytes of an oversize packet from `data` at `pos`, keeping
+ * its first `max` bytes; the packet goes to the sink once all of it passed.
+ * Returns where the data after it starts.
+ */
+function drop(s: Frames, data: string, pos: number): number {
+  const n = Math.min(s._skip, data.length - pos), room = s._max - s._head.length;
+  if (room > 0) s._head += data.substr(pos, Math.min(n, room));
+  s._skip -= n;
+  if (!s._skip) {
+    const head = s._head;
+    s._head = "";
+    s._packet(s._first, head, true);
+  }
+  return pos + n;
+}
+
+/**
+ * The framer as an object of its own, passing packets to `_sink` (the host tests drive it this way;
+ * the client is its own framer). Clearing `_sink` drops the rest of the stream.
+ */
+export class Framer implements Frames {
+  _pending = "";
+  _skip = 0;
+  _first = 0;
+  _head = "";
+  constructor(public _max: number, public _sink: PacketSink | undefined) {}
+  get _sock(): unknown { return this._sink; }
+  push(chunk: string): void { take(this, chunk); }
+  _packet(first: number, body: string, oversize: boolean): void {
+    if (this._sink) this._sink._packet(first, body, oversize);
   }
 }

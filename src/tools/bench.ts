@@ -1,35 +1,40 @@
-// `npm run bench`: figures for issue 2's "Benchmark" section. Prints, asserts nothing, exits 0, and
-// stops every broker, client and interpreter it started.
+// `npm run bench`: figures for issue 12 (the client as a board runs it). Prints, asserts nothing, exits 0,
+// and stops every broker, client and interpreter it started.
 //
 //   1. bundle bytes (raw, gzip) of firmware/*.js beside Espruino's tinyMQTT and MQTT modules
 //   2. on Node, one Mosquitto: publish and receive throughput of firmware/mote-mqtt.js in the host
 //      simulator beside mqtt.js, as ratios
-//   3. with ESPRUINO=/path/to/espruino: the same client under that interpreter (and the reference
-//      modules): process.memory().usage after require, after connect + 2 subscriptions, after 1000
-//      QoS 0 publishes; publish and receive rates; a 1000-publish burst on the 1600-variable layout
-//   4. the issue's targets, measured vs target
+//   2b. function text executed per published and per received message (bytes), in the simulator
+//   3. with ESPRUINO=/path/to/espruino: the same client under that interpreter beside the reference
+//      modules, each loaded from Storage (st) and into RAM (ram): process.memory().usage after require,
+//      after connect + 2 subscriptions, after 1000 QoS 0 publishes; publish and receive rates; a
+//      1000-publish burst on the 1600-variable layout
+//   4. the issue's targets, measured vs target (same-run ratios against the MQTT module)
 //   5. Home Assistant discovery: variables free with it off and on, both layouts (bench-ha.ts)
 //   6. battery boards (bench-battery.ts): awake time, bytes and flash writes per sleep cycle, variables
 //   7. the fleet monitor (bench-fleet.ts): real-bundle boards per process, and 1,000 boards on one
 //      broker: the page's lag, the monitor's memory, scrolling
 //
-// BENCH_ONLY=name[,name...] runs only those sections: bundle, node, espruino (with the targets), ha,
-// battery, fleet. BENCH_FLEET=0 leaves out the fleet section (4-8 minutes).
+// BENCH_ONLY=name[,name...] runs only those sections: bundle, node, text, espruino (with the targets),
+// ha, battery, fleet. BENCH_FLEET=0 leaves out the fleet section (4-8 minutes).
 //
 // Environment: ESPRUINO (interpreter, 16383-variable layout), ESPRUINO_1600 (default: espruino-1600 next
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
 // present), BENCH_N (messages on Node, default 5000), BENCH_ESP_N (messages on Espruino, default 1000),
-// BENCH_REPEAT (runs per rate measurement, best shown; default 3), BENCH_CYCLES (sleep cycles, default 8).
+// BENCH_REPEAT (runs per rate measurement, best shown; default 3), BENCH_CYCLES (sleep cycles, default 8),
+// BENCH_MODULES (on Espruino: mote, tiny, mqtt).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
 import type { MqttClient } from "mqtt";
-import { SimBoard } from "../host/index.js";
+import * as acorn from "acorn";
+import * as walk from "acorn-walk";
+import { SimBoard, clientParts } from "../host/index.js";
 import { startMosquitto, type MosquittoInstance } from "../../test/support/mosquitto.js";
 import { mqttjsClient, endClient } from "../../test/support/util.js";
-import { runEspruino, type EspruinoRun } from "./espruino-run.js";
+import { runEspruino, writeStorage, type EspruinoRun } from "./espruino-run.js";
 import { sectionBattery } from "./bench-battery.js";
 import { sectionFleet } from "./bench-fleet.js";
 import { sectionHomeAssistant } from "./bench-ha.js";
@@ -40,7 +45,7 @@ const FW = path.join(ROOT, "firmware");
 const N_NODE = Number(process.env.BENCH_N) || 5000;
 const N_ESP = Number(process.env.BENCH_ESP_N) || 1000;
 const HOST = "127.0.0.1";
-/** Runs per rate measurement (best shown): Node section, and the Espruino node_modules runs. */
+/** Runs per rate measurement (best shown). */
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT) || 3);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -163,7 +168,7 @@ const fmtRun = (r: Rate) => `${lpad(fmtRate(r.rate), 8)} msg/s  (${r.n}/${r.want
 async function simClient(broker: MosquittoInstance, setup: string): Promise<SimBoard> {
   const board = new SimBoard({ maxLogs: 200 });
   try {
-    board.loadModuleFile("mote-mqtt", path.join(FW, "mote-mqtt.js"));
+    board.loadClient(path.join(FW, "mote-mqtt.js"));
     board.run(`${PAYLOAD_JS}
 var st = {up: false, err: ""};
 var c = require("mote-mqtt").create(${JSON.stringify(HOST)}, {port: ${broker.port}, client_id: "bench-sim-${runId()}"});
@@ -273,6 +278,97 @@ async function sectionNode(broker: MosquittoInstance | undefined, brokerError: s
   console.log(`  ratio mote/mqtt.js: publish ${fmtRatio(a, b)}, receive ${fmtRatio(c1, c2)}`);
 }
 
+// ============================================================================ 2b. text executed per message
+
+/**
+ * The bundle with a call `__tx(n)` at the start of every function, n being the length of that function's
+ * text in the bundle. Espruino runs a function by lexing its text from start to end (skipped branches and
+ * nested function bodies included; from Storage every byte is read from flash), so the sum of n over the
+ * calls a message causes is the text the interpreter reads for it.
+ */
+function instrument(src: string): string {
+  const ast = acorn.parse(src, { ecmaVersion: 2020, sourceType: "script" });
+  const edits: { at: number; text: string }[] = [];
+  walk.full(ast, (n: any) => {
+    if (!/Function/.test(n.type)) return;
+    const len = n.end - n.start;
+    if (n.body.type === "BlockStatement") edits.push({ at: n.body.start + 1, text: `__tx(${len});` });
+    else { edits.push({ at: n.body.start, text: `(__tx(${len}),` }); edits.push({ at: n.body.end, text: ")" }); }
+  });
+  edits.sort((x, y) => y.at - x.at);
+  let out = src;
+  for (const e of edits) out = out.slice(0, e.at) + e.text + out.slice(e.at);
+  return out;
+}
+
+interface TextCost { pub?: number; recv?: number; pubCalls?: number; recvCalls?: number; note?: string }
+
+/** Bytes of function text (and calls) per published and per received message, in the simulator. */
+async function textCost(broker: MosquittoInstance, kind: Kind, file: string, n: number): Promise<TextCost> {
+  const board = new SimBoard({ maxLogs: 200, bytes: true });
+  const topic = `bench/${runId()}/text`, tin = topic + "/in", tout = topic + "/out";
+  const { client, count } = await subscriber(broker.url, tout);
+  const pub = await mqttjsClient(broker.url, { clientId: "bench-pub-" + runId() });
+  try {
+    for (const f of moduleFiles(kind, file)) board.addModule(f.name, instrument(fs.readFileSync(f.file, "latin1")));
+    const opts = kind === "mote" ? `{port: ${broker.port}, client_id: "bench-text-${runId()}"}` : kind === "mqtt" ?
+      `{port: ${broker.port}, client_id: "bench-text-${runId()}"}` : `{port: ${broker.port}, reconnect_interval: 200}`;
+    board.run(`${PAYLOAD_JS}
+var tx = {bytes: 0, calls: 0}, st = {up: 0, subs: 0, rn: 0}, i = 0, N = ${n}, TO = ${JSON.stringify(tout)};
+function __tx(k) { tx.bytes += k; tx.calls++; }
+var c = require(${JSON.stringify(MODULE_NAME[kind])}).create(${JSON.stringify(HOST)}, ${opts});
+c.on("connected", function () { st.up = 1; c.subscribe(${JSON.stringify(tin)}); c.subscribe(${JSON.stringify(topic + "/ctl")}); });
+c.on("subscribed", function () { st.subs++; });
+c.on("message", function (t, m) { st.rn++; });
+c.on("drain", function () { if (i < N) pump(); });
+function pump() { while (i < N) { if (c.publish(TO, pay(i)) === false) return; i++; } }
+c.connect();`, "bench-text");
+    // tinyMQTT reports no SUBACK: give the broker time instead.
+    await board.waitFor(() => board.global.st.subs >= 2 || (kind === "tiny" && board.global.st.up), 5000, "SUBACK");
+    await sleep(300);
+    const g = board.global;
+    g.tx.bytes = 0; g.tx.calls = 0;
+    board.run("pump()");
+    await count.wait(n, 2000, 20000);
+    const res: TextCost = {};
+    if (count.n === n) { res.pub = g.tx.bytes / n; res.pubCalls = g.tx.calls / n; } else res.note = `published ${count.n}/${n}`;
+    g.tx.bytes = 0; g.tx.calls = 0;
+    for (let k = 0; k < n; k++) pub.publish(tin, payload(k), { qos: 0 });
+    const end = Date.now() + 20000;
+    while (g.st.rn < n && Date.now() < end) await sleep(20);
+    await sleep(500);
+    // Per message received (the MQTT module loses some in the simulator when several share a chunk).
+    if (g.st.rn) { res.recv = g.tx.bytes / g.st.rn; res.recvCalls = g.tx.calls / g.st.rn; }
+    if (g.st.rn !== n) res.note = `received ${g.st.rn}/${n}`;
+    return res;
+  } finally {
+    board.close();
+    count.stop();
+    await endClient(pub);
+    await endClient(client);
+  }
+}
+
+async function sectionText(broker: MosquittoInstance | undefined, brokerError: string | undefined): Promise<void> {
+  const n = 200;
+  console.log(`\n== 2b. Function text executed per message (host simulator, strings as bytes; ${n} QoS 0 x 32 bytes each way) ==`);
+  console.log("  Every function of the bundle is instrumented to add its own text length (minified bytes, nested functions");
+  console.log("  included) on each call; the sum over a phase divided by the messages is the text the interpreter lexes per");
+  console.log("  message (from Storage: reads from flash). Socket writes, emit and the receiving script are not counted.");
+  if (!broker) { console.log(`  skipped: ${brokerError}`); return; }
+  const mods: [Kind, string | undefined][] = [["mote", existing(path.join(FW, "mote-mqtt.js"))], ["mqtt", MQTTMOD.path], ["tiny", TINY.path]];
+  for (const [kind, file] of mods) {
+    if (!file) continue;
+    try {
+      const r = await textCost(broker, kind, file, n);
+      const f = (b?: number, c?: number) => (b === undefined ? "-" : `${Math.round(b).toLocaleString("en-US")} bytes in ${c?.toFixed(1)} calls`);
+      console.log(`  ${pad(LABEL[kind], 12)} publish ${pad(f(r.pub, r.pubCalls), 26)} receive ${f(r.recv, r.recvCalls)}${r.note ? `  (${r.note})` : ""}`);
+    } catch (e) {
+      console.log(`  ${pad(LABEL[kind], 12)} skipped: ${errText(e)}`);
+    }
+  }
+}
+
 // ============================================================================ 3. Espruino
 
 type Kind = "mote" | "tiny" | "mqtt";
@@ -336,9 +432,10 @@ function pub() { for (; i < N; i++) c.publish(TO, pay(i)); pubDone(); }`,
  * Memory figures are process.memory().usage minus the usage just before require, taken once the script's
  * own functions are defined and its text freed.
  */
-function espScript(kind: Kind, port: number, topics: { out: string; in: string; ctl: string }, receive: boolean, safetyMs: number, run: string): string {
+function espScript(kind: Kind, load: Load, port: number, topics: { out: string; in: string; ctl: string }, receive: boolean, safetyMs: number, run: string): string {
   const code = clientCode(kind);
   return `var N = ${N_ESP}, H = ${JSON.stringify(HOST)}, P = ${port}, RUN = ${JSON.stringify(run)}, RX = ${receive ? 1 : 0};
+var S = require("Storage"), NAME = ${JSON.stringify(MODULE_NAME[kind])}, RAM = ${load === "RAM" ? 1 : 0};
 var TO = ${JSON.stringify(topics.out)}, TI = ${JSON.stringify(topics.in)}, TC = ${JSON.stringify(topics.ctl)};
 var c, go = 0, i = 0, nsub = 0, rn = 0, rbad = 0, rt1 = 0, iv, kill, fin = 0;
 ${PAYLOAD_JS}
@@ -363,7 +460,7 @@ function check() {
   if (rn + rbad > 0 && (rn + rbad >= N || Date.now() - rt1 > 1500)) { out("RECV " + rn + " " + rbad + " " + rt1 + " " + mem()); finish("done"); }
 }
 function pubDone() { out("PUBMEM " + mem() + " " + Date.now()); }
-function ready() { out("SUB " + mem()); if (RX) iv = setInterval(check, 100); out("PUBT0 " + Date.now()); go = 1; pub(); }
+function ready() { out("SUB " + mem() + " " + Modules.getCached().join(",")); if (RX) iv = setInterval(check, 100); out("PUBT0 " + Date.now()); go = 1; pub(); }
 function subbed() { if (++nsub == 2) setTimeout(ready, 300); }
 ${code.defs}
 function onKill() { out("TIMEOUT"); finish("timeout"); }
@@ -373,7 +470,11 @@ kill = setTimeout(onKill, ${safetyMs});
 // its release would be subtracted from every later figure) and only the script's functions remain.
 var u0, m, u1;
 function start() {
-  u0 = process.memory().usage; m = require(${JSON.stringify(MODULE_NAME[kind])}); u1 = process.memory().usage;
+  u0 = process.memory().usage;
+  // RAM: the module's text copied out of flash ("\\n" + : E.toString would hand back the flash string
+  // itself) and evaluated from that RAM string, as the Web IDE's Modules.addCached does.
+  if (RAM) Modules.addCached(NAME, "\\n" + S.read(NAME));
+  m = require(NAME); u1 = process.memory().usage;
   // +1: the variable holding the module, which the facts file's method (var m=require(...) at the top
   // level, minus 1 for u1) counts; same figures as that method.
   out("REQ " + (u1 - u0 + 1));
@@ -386,6 +487,8 @@ setTimeout(start, 10);
 interface EspResult {
   req?: number;
   sub?: number;
+  /** Modules.getCached() when `sub` was measured: which of mote's parts stayed loaded. */
+  cached?: string;
   pubMem?: number;
   pubRate?: Rate;
   recv?: { n: number; bad: number; rate: number };
@@ -406,26 +509,20 @@ function runBench(bin: string, cwd: string, script: string, onLine: (tag: string
   });
 }
 
-/** A fresh temp cwd with the module where require() finds it: node_modules/NAME.js or Storage. */
-async function prepareCwd(bin: string, kind: Kind, file: string, load: "node_modules" | "Storage"): Promise<string> {
+/** How a module is loaded: "Storage" (as a board loads it: function code stays in flash) or "RAM" (its
+ *  text evaluated from a RAM string with Modules.addCached, as the Web IDE uploads a module). */
+type Load = "Storage" | "RAM";
+const TAG: Record<Load, "st" | "ram"> = { Storage: "st", RAM: "ram" };
+
+/** The files of a module: mote's core and its parts (firmware/mote-mqtt-*.js, loaded on first use). */
+function moduleFiles(kind: Kind, file: string): { name: string; file: string }[] {
+  return [{ name: MODULE_NAME[kind], file }, ...(kind === "mote" ? clientParts(path.dirname(file)) : [])];
+}
+
+/** A fresh temp cwd whose Storage (./espruino.flash) holds the module's files. */
+async function prepareCwd(bin: string, kind: Kind, file: string): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mote-bench-${kind}-`));
-  const name = MODULE_NAME[kind];
-  if (load === "node_modules") {
-    fs.mkdirSync(path.join(dir, "node_modules"));
-    fs.copyFileSync(file, path.join(dir, "node_modules", name + ".js"));
-    return dir;
-  }
-  // First run writes the file into Storage (./espruino.flash), as a board keeps its modules.
-  let wrote = false;
-  const r = runBench(bin, dir,
-    `require("Storage").write(${JSON.stringify(name)}, require("fs").readFileSync(${JSON.stringify(file)}));\n` +
-    `print("@@WROTE " + require("Storage").list().join(","));\n`,
-    (tag, args) => { if (tag === "WROTE" && args.join(",").split(",").includes(name)) wrote = true; });
-  const t = setTimeout(r.kill, 10000);
-  await r.exited;
-  clearTimeout(t);
-  r.proc.stdin!.destroy();
-  if (!wrote) throw new Error(`could not write ${name} into Storage: ${r.output().trim().split("\n").slice(-3).join(" | ")}`);
+  await writeStorage(bin, dir, moduleFiles(kind, file));
   return dir;
 }
 
@@ -433,7 +530,7 @@ async function prepareCwd(bin: string, kind: Kind, file: string, load: "node_mod
  * One Espruino run in `cwd` (from prepareCwd; removed afterwards): memory, publish (seen by an mqtt.js
  * subscriber) and, when `receive`, receive.
  */
-async function espRun(bin: string, broker: MosquittoInstance, kind: Kind, cwd: string, receive: boolean): Promise<EspResult> {
+async function espRun(bin: string, broker: MosquittoInstance, kind: Kind, load: Load, cwd: string, receive: boolean): Promise<EspResult> {
   const res: EspResult = { oom: false, timeout: false, exit: "", notes: [] };
   const run = runId();
   const topics = { out: `bench/${run}/out`, in: `bench/${run}/in`, ctl: `bench/${run}/ctl` };
@@ -449,11 +546,11 @@ async function espRun(bin: string, broker: MosquittoInstance, kind: Kind, cwd: s
     const cnt = s.count;
     count = cnt;
     pub = await mqttjsClient(broker.url, { clientId: "bench-pub-" + run });
-    r = runBench(bin, cwd, espScript(kind, broker.port, topics, receive, safetyMs, run), (tag, a) => {
+    r = runBench(bin, cwd, espScript(kind, load, broker.port, topics, receive, safetyMs, run), (tag, a) => {
       cnt.active = Date.now();
       const num = (k: number) => Number(a[k]);
       if (tag === "REQ") res.req = num(0);
-      else if (tag === "SUB") res.sub = num(0);
+      else if (tag === "SUB") { res.sub = num(0); res.cached = a[1]; }
       else if (tag === "PUBT0") t0 = num(0);
       else if (tag === "PUBMEM") { res.pubMem = num(0); pubDone = true; }
       else if (tag === "RECV") { res.recv = { n: num(0), bad: num(1), rate: NaN }; recvT1 = num(2); res.recvMem = num(3); }
@@ -514,11 +611,12 @@ async function espRun(bin: string, broker: MosquittoInstance, kind: Kind, cwd: s
   }
 }
 
+type Slot = { ram?: EspResult; st?: EspResult };
 interface EspFigures {
-  mote?: { nm?: EspResult; st?: EspResult };
-  tiny?: { nm?: EspResult; st?: EspResult };
-  mqtt?: { nm?: EspResult; st?: EspResult };
-  burst?: { nm?: EspResult; st?: EspResult; bin: string };
+  mote?: Slot;
+  tiny?: Slot;
+  mqtt?: Slot;
+  burst?: Slot & { bin: string };
 }
 
 async function sectionEspruino(broker: MosquittoInstance | undefined, brokerError: string | undefined): Promise<EspFigures | undefined> {
@@ -528,65 +626,76 @@ async function sectionEspruino(broker: MosquittoInstance | undefined, brokerErro
   if (!fs.existsSync(bin)) { console.log(`  skipped: ESPRUINO=${bin} does not exist`); return undefined; }
   if (!broker) { console.log(`  skipped: ${brokerError}`); return undefined; }
   const moteFile = path.join(FW, "mote-mqtt.js");
-  const mods: [Kind, string | undefined][] = [["mote", existing(moteFile)], ["tiny", TINY.path], ["mqtt", MQTTMOD.path]];
+  // BENCH_MODULES=mote,mqtt: only those (mote, tiny, mqtt).
+  const only = process.env.BENCH_MODULES?.split(",");
+  const mods = ([["mote", existing(moteFile)], ["tiny", TINY.path], ["mqtt", MQTTMOD.path]] as [Kind, string | undefined][])
+    .filter(([k]) => !only || only.includes(k));
   const figs: EspFigures = {};
   console.log(`  interpreter: ${bin}`);
   console.log("  vars = process.memory().usage minus the usage just before require, all taken from timers once the script's");
   console.log("        text is freed; the script's functions exist before that baseline; the client, its socket and the");
   console.log("        listeners attached to it count. require follows the facts file's method.");
-  console.log("  load: nm = ./node_modules/NAME.js (as in the facts file), st = from Storage (as a board loads it; function");
-  console.log("        code stays in flash). The Linux build reads its flash file with fopen/fread/fclose on every access,");
-  console.log("        so st rates are slowed by the emulation and not comparable to a board: compare rates on nm rows.");
-  console.log(`  rates: nm rows best of ${REPEAT} runs; pub = first publish to last arrival at an mqtt.js subscriber;`);
+  console.log("  load: st = from Storage (as a board loads it: function code stays in flash, read on every call);");
+  console.log("        ram = the module's text evaluated from a RAM string (Modules.addCached, as the Web IDE uploads it).");
+  console.log("        mote's parts (firmware/mote-mqtt-*.js) are Storage files in both, loaded on first use; \"cached\"");
+  console.log("        lists the modules still loaded when conn+2sub is measured.");
+  console.log(`  rates: best of ${REPEAT} runs; pub = first publish to last arrival at an mqtt.js subscriber;`);
   console.log("        recv = mqtt.js publishes N to the client, first publish to last correct message (payload checked)");
   const head = `  ${pad("module", 12)} ${pad("load", 4)} ${lpad("require", 7)} ${lpad("conn+2sub", 9)} ${lpad("1000 pub", 8)} ${lpad("pub msg/s", 9)} ${lpad("(arrived)", 9)} ${lpad("recv ok", 7)} ${lpad("recv msg/s", 10)}  notes`;
   console.log(head);
-  for (const [kind, file] of mods) {
-    if (!file) { console.log(`  ${pad(LABEL[kind], 12)} skipped: module file not found`); continue; }
-    const slot: { nm?: EspResult; st?: EspResult } = {};
-    figs[kind] = slot;
-    for (const load of ["node_modules", "Storage"] as const) {
-      const tag = load === "node_modules" ? "nm" : "st";
-      // node_modules runs feed the ratios: REPEAT runs, best rates; Storage runs once.
-      const runs: EspResult[] = [];
-      let failure: string | undefined;
-      for (let k = 0; k < (load === "node_modules" ? REPEAT : 1); k++) {
+  // Interleaved (module by module within each round), so a slow spell of this shared machine hits
+  // every module alike rather than one of them.
+  const runs: Record<string, EspResult[]> = {}, fails: Record<string, string> = {};
+  for (let k = 0; k < REPEAT; k++) {
+    for (const load of ["Storage", "RAM"] as const) {
+      for (const [kind, file] of mods) {
+        if (!file) continue;
+        const key = kind + " " + load;
         try {
-          runs.push(await espRun(bin, broker, kind, await prepareCwd(bin, kind, file, load), true));
+          (runs[key] ??= []).push(await espRun(bin, broker, kind, load, await prepareCwd(bin, kind, file), true));
         } catch (e) {
-          failure = errText(e);
+          fails[key] = errText(e);
         }
       }
-      if (!runs.length) { console.log(`  ${pad(LABEL[kind], 12)} ${pad(tag, 4)} skipped: ${failure}`); continue; }
-      const r = mergeRuns(runs);
-      if (failure) r.notes.push(`a run failed: ${failure}`);
-      slot[tag] = r;
-      console.log(espRow(LABEL[kind], tag, r));
     }
   }
-  // Ratios asked by the issue (node_modules runs, the facts file's method).
-  const rate = (k: Kind, f: (r: EspResult) => number | undefined) => { const r = figs[k]?.nm; return r ? f(r) : undefined; };
-  const pubRate = (r: EspResult) => (r.pubRate && r.pubRate.n ? r.pubRate.rate : undefined);
-  const recvRate = (r: EspResult) => (r.recv && r.recv.n ? r.recv.rate : undefined);
-  console.log(`  ratios (nm runs): mote publish / tinyMQTT publish = ${fmtRatio(rate("mote", pubRate), rate("tiny", pubRate))}; ` +
-    `mote receive / MQTT module receive = ${fmtRatio(rate("mote", recvRate), rate("mqtt", recvRate))}`);
+  for (const [kind, file] of mods) {
+    if (!file) { console.log(`  ${pad(LABEL[kind], 12)} skipped: module file not found`); continue; }
+    const slot: Slot = {};
+    figs[kind] = slot;
+    for (const load of ["Storage", "RAM"] as const) {
+      const key = kind + " " + load, got = runs[key] ?? [];
+      if (!got.length) { console.log(`  ${pad(LABEL[kind], 12)} ${pad(TAG[load], 4)} skipped: ${fails[key]}`); continue; }
+      const r = mergeRuns(got);
+      if (fails[key]) r.notes.push(`a run failed: ${fails[key]}`);
+      slot[TAG[load]] = r;
+      console.log(espRow(LABEL[kind], TAG[load], r));
+    }
+  }
+  const pubRate = (r: EspResult | undefined) => (r?.pubRate && r.pubRate.n ? r.pubRate.rate : undefined);
+  const recvRate = (r: EspResult | undefined) => (r?.recv && r.recv.n ? r.recv.rate : undefined);
+  for (const t of ["st", "ram"] as const) {
+    console.log(`  ratios (${t}): mote publish / MQTT module = ${fmtRatio(pubRate(figs.mote?.[t]), pubRate(figs.mqtt?.[t]))}, ` +
+      `/ tinyMQTT = ${fmtRatio(pubRate(figs.mote?.[t]), pubRate(figs.tiny?.[t]))}; ` +
+      `mote receive / MQTT module = ${fmtRatio(recvRate(figs.mote?.[t]), recvRate(figs.mqtt?.[t]))}; ` +
+      `vars after conn+2sub mote / MQTT module = ${fmtRatio(figs.mote?.[t]?.sub, figs.mqtt?.[t]?.sub)}`);
+  }
 
   // 1600-variable layout: a burst of N_ESP publishes from mote.
   const bin1600 = process.env.ESPRUINO_1600 || existing(path.join(path.dirname(bin), "espruino-1600"));
   console.log(`\n  ESP8266 layout (1600 vars): burst of ${N_ESP} QoS 0 publishes from mote`);
   if (!bin1600 || !fs.existsSync(bin1600)) {
     console.log("  skipped: no ESPRUINO_1600 and no espruino-1600 next to ESPRUINO");
-  } else if (!mods[0][1]) {
+  } else if (!existing(moteFile)) {
     console.log("  skipped: firmware/mote-mqtt.js not built");
   } else {
     console.log(`  interpreter: ${bin1600}`);
     figs.burst = { bin: bin1600 };
-    for (const load of ["Storage", "node_modules"] as const) {
-      const tag = load === "node_modules" ? "nm" : "st";
+    for (const load of ["Storage", "RAM"] as const) {
+      const tag = TAG[load];
       try {
-        // Storage is written by the main interpreter (the 1600 one has too little memory to read the
-        // file in one piece); the 1600 interpreter reads the same ./espruino.flash.
-        const r = await espRun(bin1600, broker, "mote", await prepareCwd(bin, "mote", mods[0][1], load), false);
+        // Storage is written by the main interpreter; the 1600 interpreter reads the same ./espruino.flash.
+        const r = await espRun(bin1600, broker, "mote", load, await prepareCwd(bin, "mote", moteFile), false);
         figs.burst[tag] = r;
         const arrived = r.pubRate ? r.pubRate.n : 0;
         console.log(`  ${pad("mote", 12)} ${pad(tag, 4)} require ${r.req ?? "-"}, conn+2sub ${r.sub ?? "-"}, after burst ${r.pubMem ?? "-"} vars; ` +
@@ -621,7 +730,7 @@ function espRow(label: string, tag: string, r: EspResult): string {
   const arrived = r.pubRate ? `${r.pubRate.n}/${r.pubRate.want}` : "-";
   const recvOk = r.recv ? `${r.recv.n}` : "-";
   const notes = [...(r.oom ? ["OUT OF MEMORY"] : []), ...(r.timeout ? ["script timeout"] : []),
-    ...(r.recv && r.recv.bad ? [`${r.recv.bad} bad received`] : []), ...r.notes];
+    ...(r.recv && r.recv.bad ? [`${r.recv.bad} bad received`] : []), ...(r.cached ? [`cached: ${r.cached}`] : []), ...r.notes];
   return `  ${pad(label, 12)} ${pad(tag, 4)} ${lpad(r.req ?? "-", 7)} ${lpad(r.sub ?? "-", 9)} ${lpad(r.pubMem ?? "-", 8)} ` +
     `${lpad(r.pubRate && r.pubRate.n ? fmtRate(r.pubRate.rate) : "-", 9)} ${lpad(arrived, 9)} ${lpad(recvOk, 7)} ` +
     `${lpad(r.recv && r.recv.n ? fmtRate(r.recv.rate) : "-", 10)}  ${notes.join("; ")}`;
@@ -630,47 +739,33 @@ function espRow(label: string, tag: string, r: EspResult): string {
 // ============================================================================ 4. targets
 
 function sectionTargets(f: EspFigures | undefined): void {
-  console.log("\n== 4. Targets (issue 2; ESP32 layout, nm = the facts file's method; st = from Storage) ==");
+  console.log("\n== 4. Targets (issue 12; ESP32 layout, same-run ratios against the MQTT module; st = from Storage, ram = in RAM) ==");
   if (!f) { console.log("  skipped: no Espruino figures (see section 3)"); return; }
   const line = (what: string, measured: string, target: string, met: boolean | undefined) =>
-    console.log(`  ${pad(what, 44)} ${pad(measured, 40)} target ${pad(target, 18)} ${met === undefined ? "not measured" : met ? "met" : "NOT met"}`);
-  const m = f.mote;
-  const both = (get: (r: EspResult) => number | undefined) => {
-    const a = m?.nm ? get(m.nm) : undefined, b = m?.st ? get(m.st) : undefined;
-    return { nm: a, st: b, text: `${a ?? "-"} (nm), ${b ?? "-"} (st)` };
-  };
-  const req = both((r) => r.req);
-  line("vars added by require (nm)", req.text, "<= 200", req.nm === undefined ? undefined : req.nm <= 200);
-  const refs = (get: (r: EspResult) => number | undefined, facts: string) => {
-    const one = (k: Kind) => (f[k] ? `${LABEL[k]} ${f[k]?.nm ? get(f[k]!.nm!) ?? "-" : "-"} (nm), ${f[k]?.st ? get(f[k]!.st!) ?? "-" : "-"} (st)` : undefined);
-    const parts = [one("tiny"), one("mqtt")].filter((x) => x);
-    console.log(`    same run, same method: ${parts.length ? parts.join("; ") : "no reference module"}; facts file: ${facts}`);
-  };
-  refs((r) => r.req, "tinyMQTT 198, MQTT module 531");
-  const sub = both((r) => r.sub);
-  line("vars after connect + 2 subscriptions (nm)", sub.text, "<= 230", sub.nm === undefined ? undefined : sub.nm <= 230);
-  refs((r) => r.sub, `tinyMQTT 231, MQTT module 590 ("above the script's own": its exact method is not recorded)`);
+    console.log(`  ${pad(what, 40)} ${pad(measured, 36)} target ${pad(target, 10)} ${met === undefined ? "not measured" : met ? "met" : "NOT met"}`);
+  const ratio = (a: number | undefined, c: number | undefined) =>
+    (a !== undefined && c !== undefined && isFinite(a) && isFinite(c) && c > 0 ? a / c : undefined);
+  const show = (x: number | undefined, a: number | undefined, c: number | undefined, digits = 0) =>
+    x === undefined ? "-" : `${x.toFixed(2)}x (${a?.toFixed(digits)} vs ${c?.toFixed(digits)})`;
+  const pr = (r: EspResult | undefined) => (r?.pubRate && r.pubRate.n ? r.pubRate.rate : undefined);
+  const rr = (r: EspResult | undefined) => (r?.recv && r.recv.n ? r.recv.rate : undefined);
+  for (const t of ["st", "ram"] as const) {
+    const m = f.mote?.[t], q = f.mqtt?.[t];
+    const vr = ratio(m?.sub, q?.sub), limit = t === "st" ? 1 : 1.5;
+    line(`vars after connect + 2 subscriptions (${t})`, show(vr, m?.sub, q?.sub), `<= ${limit}x`, vr === undefined ? undefined : vr <= limit);
+    const p = ratio(pr(m), pr(q));
+    line(`publish rate (${t})`, show(p, pr(m), pr(q)), ">= 1.5x", p === undefined ? undefined : p >= 1.5);
+    const r = ratio(rr(m), rr(q));
+    line(`receive rate (${t})`, show(r, rr(m), rr(q)), ">= 1.5x", r === undefined ? undefined : r >= 1.5);
+  }
   const b = f.burst;
-  const burstRun = b?.st ?? b?.nm;
+  const burstRun = b?.st ?? b?.ram;
   if (burstRun) {
     const arrived = burstRun.pubRate ? burstRun.pubRate.n : 0;
     const okRun = (r: EspResult | undefined) => (r ? `${r.oom ? "OOM" : "no OOM"}, ${r.pubRate ? r.pubRate.n : 0}/${N_ESP}` : "-");
-    // Judged on the Storage run (how a board loads the module) when there is one.
-    line(`${N_ESP}-msg QoS 0 burst, 1600-var layout (st)`, `st: ${okRun(b?.st)}; nm: ${okRun(b?.nm)}`, "no out of memory",
+    line(`${N_ESP}-msg QoS 0 burst, 1600-var layout`, `st: ${okRun(b?.st)}; ram: ${okRun(b?.ram)}`, "no OOM (st)",
       !burstRun.oom && arrived === N_ESP);
-  } else {
-    line(`${N_ESP}-msg QoS 0 burst, 1600-var layout`, "-", "no out of memory", undefined);
   }
-  const pr = (r: EspResult | undefined) => (r?.pubRate && r.pubRate.n ? r.pubRate.rate : undefined);
-  const rr = (r: EspResult | undefined) => (r?.recv && r.recv.n ? r.recv.rate : undefined);
-  const ratio = (a: number | undefined, c: number | undefined) =>
-    (a !== undefined && c !== undefined && isFinite(a) && isFinite(c) && c > 0 ? a / c : undefined);
-  const pRatio = ratio(pr(m?.nm), pr(f.tiny?.nm));
-  line("publish rate vs tinyMQTT (nm)", pRatio === undefined ? "-" : `${pRatio.toFixed(2)}x (${fmtRate(pr(m?.nm))} vs ${fmtRate(pr(f.tiny?.nm))})`,
-    ">= 1.5x", pRatio === undefined ? undefined : pRatio >= 1.5);
-  const rRatio = ratio(rr(m?.nm), rr(f.mqtt?.nm));
-  line("receive rate vs MQTT module (nm)", rRatio === undefined ? "-" : `${rRatio.toFixed(2)}x (${fmtRate(rr(m?.nm))} vs ${fmtRate(rr(f.mqtt?.nm))})`,
-    ">= 1.5x", rRatio === undefined ? undefined : rRatio >= 1.5);
 }
 
 // ============================================================================ main
@@ -690,6 +785,7 @@ async function main(): Promise<void> {
     }
     try {
       if (want("node")) await guard(() => sectionNode(broker, brokerError));
+      if (want("text")) await guard(() => sectionText(broker, brokerError));
       if (want("espruino")) {
         let figs: EspFigures | undefined;
         await guard(async () => { figs = await sectionEspruino(broker, brokerError); });

@@ -46,3 +46,30 @@ export function runEspruino(bin: string, cwd: string, file: string, script: stri
     kill: () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL"); },
   };
 }
+
+/**
+ * Writes `files` into the Storage of `cwd` (its ./espruino.flash) with a first run of the interpreter,
+ * in pieces from string literals in its script: the interpreter may have no file system module, and a
+ * board receiving files over its console gets them the same way. Throws unless every file is listed.
+ */
+export async function writeStorage(bin: string, cwd: string, files: { name: string; file: string }[]): Promise<void> {
+  let script = "var S = require(\"Storage\");\n";
+  for (const f of files) {
+    const text = fs.readFileSync(f.file, "latin1");
+    for (let k = 0; k < text.length; k += 1024) {
+      script += `S.write(${JSON.stringify(f.name)}, ${JSON.stringify(text.slice(k, k + 1024))}, ${k}, ${text.length});\n`;
+    }
+  }
+  script += `print("@@WROTE " + S.list().join(","));\n`;
+  let listed: string[] = [];
+  const r = runEspruino(bin, cwd, "write-storage.js", script, (text) => {
+    const m = /^WROTE (.*)$/.exec(text.trim());
+    if (m) listed = m[1].split(",");
+  });
+  const t = setTimeout(r.kill, 20000);
+  await r.exited;
+  clearTimeout(t);
+  r.proc.stdin!.destroy();
+  const missing = files.filter((f) => !listed.includes(f.name)).map((f) => f.name);
+  if (missing.length) throw new Error(`could not write ${missing.join(", ")} into Storage: ${r.output().trim().split("\n").slice(-3).join(" | ")}`);
+}

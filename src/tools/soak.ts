@@ -23,7 +23,7 @@
 // default 10; the pause lasts 40% of it).
 //
 // ESPRUINO=/path/to/espruino: afterwards (only, with SOAK_ONLY_ESPRUINO=1) the same soak with the client in
-// that real interpreter: a fresh temp cwd with the module at node_modules/mote-mqtt.js and a generated script
+// that real interpreter: a fresh temp cwd with the module and its parts in Storage and a generated script
 // (espSoakScript) that connects through the proxy (clean_session false, its own client_id), subscribes at QoS 2,
 // publishes the up stream paced by publish()'s return and "drain"/"connected", counts the down stream by
 // sequence number, and prints "@@"+JSON progress lines (with process.memory().usage). The interpreter's stdin is
@@ -39,12 +39,12 @@ import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
 import type { MqttClient } from "mqtt";
-import { SimBoard } from "../host/index.js";
+import { SimBoard, clientParts } from "../host/index.js";
 import { startMosquitto, type MosquittoInstance } from "../../test/support/mosquitto.js";
 import { startProxy, type Proxy } from "../../test/support/proxy.js";
 import { mqttjsClient, endClient } from "../../test/support/util.js";
 import { firmwarePath } from "../../test/session/harness.js";
-import { runEspruino } from "./espruino-run.js";
+import { runEspruino, writeStorage } from "./espruino-run.js";
 
 const num = (name: string, dflt: number) => {
   const v = Number(process.env[name]);
@@ -223,7 +223,7 @@ async function simSoak(): Promise<number> {
     // The device.
     const board: SimBoard = later(new SimBoard({ board: "esp32-devkitc", maxLogs: 100 }), (b) => b.close());
     board.boot();
-    board.loadModuleFile("mote-mqtt", firmwarePath());
+    board.loadClient(firmwarePath());
     const client = board.run(`var client = require("mote-mqtt").create(${JSON.stringify(HOST)}, ${JSON.stringify({
       port: proxy.port, client_id: "soak-device", clean_session: false, keep_alive: KEEP_ALIVE,
     })}); client`, "soak");
@@ -453,11 +453,10 @@ async function espSoak(bin: string): Promise<number> {
     peer.on("error", () => {});
     await peer.subscribeAsync("soak/up/#", { qos: 2 });
 
-    // A fresh cwd with the module where require() finds it.
+    // A fresh cwd whose Storage holds the module and its parts, as a board keeps them.
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "mote-soak-esp-"));
     cleanups.push(() => fs.rmSync(cwd, { recursive: true, force: true }));
-    fs.mkdirSync(path.join(cwd, "node_modules"));
-    fs.copyFileSync(firmwarePath(), path.join(cwd, "node_modules", "mote-mqtt.js"));
+    await writeStorage(bin, cwd, [{ name: "mote-mqtt", file: firmwarePath() }, ...clientParts(path.dirname(firmwarePath()))]);
     const safetyMs = trafficMs + ESP_SETTLE_MS + 30000;
 
     // The interpreter, stdin a pipe that stays open (also the control channel: the console runs what we write).

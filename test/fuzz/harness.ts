@@ -21,6 +21,7 @@
 import fc from "fast-check";
 import mqttPacket from "mqtt-packet";
 import { Framer } from "../../src/protocol/framer.js";
+import type { Frames } from "../../src/protocol/framer.js";
 import { decode } from "../../src/protocol/codec.js";
 import { writtenId as idOf } from "../spec/rig.js";
 import type { Packet } from "../../src/protocol/codec.js";
@@ -295,8 +296,9 @@ export function addStats(into: FuzzStats, s: FuzzStats) {
 /** An input slower than this counts as a hang (a real infinite loop is caught by the fuzz tool's watchdog). */
 export const HANG_MS = 2000;
 
-function noteBuffer(st: FuzzStats, fr: Framer, max: number): string | undefined {
-  const pend = fr._pending.length, head = fr._head.length, big = Math.max(pend, head);
+function noteBuffer(st: FuzzStats, fr: Frames, max: number): string | undefined {
+  // (the client sets _head when its first oversize packet comes)
+  const pend = fr._pending.length, head = (fr._head || "").length, big = Math.max(pend, head);
   if (big / max > st.maxBufferRatio || (big / max == st.maxBufferRatio && big > st.maxBuffer)) {
     st.maxBufferRatio = big / max; st.maxBuffer = big; st.maxBufferLimit = max;
   }
@@ -602,7 +604,7 @@ export class ClientRig {
     c._packet = function (this: Client, first: number, body: string, oversize: boolean) {
       let p: Packet | undefined;
       try { p = decode(first, body, oversize); } catch { p = undefined; }
-      const before = rig.deliveries, fr = this._fr, had = rig.heldIds(), s = rig.current();
+      const before = rig.deliveries, fr = this._sock ? this : undefined, had = rig.heldIds(), s = rig.current();
       rig.packets++;
       if (s) s.lastPacket = rig.clock.t;
       if (oversize) rig.oversize++;
@@ -640,7 +642,7 @@ export class ClientRig {
   guard(where: string, fn: () => void) {
     try { fn(); } catch (e) { this.fail("uncaught", `exception escaped from ${where}: ${describe(e)}`); }
   }
-  buffers(fr: Framer) {
+  buffers(fr: Frames) {
     const v = noteBuffer(this.st, fr, this.opts.max_packet);
     if (v) this.fail("violations", v);
   }
@@ -843,8 +845,9 @@ export class ClientRig {
     for (const p of c._q) if (p.charCodeAt(0) & 6) ids.push(idOf(p));
     for (const id of ids) if (!(id >= 1 && id <= 65535)) this.fail("violations", `packet id ${id} in use`);
     if (new Set(ids).size != ids.length) this.fail("violations", `packet ids in use twice: ${ids.join(",")}`);
-    if (new Set(c._rx).size != c._rx.length) this.fail("violations", `inbound QoS 2 ids listed twice: ${c._rx.join(",")}`);
-    if (c._fr) this.buffers(c._fr);
+    const rx = c._rx || []; // made by the "ctl" part at the first inbound QoS 2 message
+    if (new Set(rx).size != rx.length) this.fail("violations", `inbound QoS 2 ids listed twice: ${rx.join(",")}`);
+    if (c._sock) this.buffers(c);
     this.pruneSent();
     if (this.ups - this.downs != (c._up ? 1 : 0)) this.fail("violations", `${this.ups} "connected" and ${this.downs} "disconnected" events, connected: ${c._up}`);
     if (this.clock.badDelays.length) this.fail("violations", `reconnect delay ${this.clock.badDelays[0]} ms is outside 0.5..60 s`);

@@ -85,7 +85,7 @@ export class Device {
       // power-up (empty Storage: no boot code); the board's code never manages WiFi here, so sockets
       // only need the simulated access point to be up
       this.board.boot();
-      this.board.loadModuleFile("mote-mqtt", firmwarePath());
+      this.board.loadClient(firmwarePath());
       this.client = this.board.run(
         `var client = require("mote-mqtt").create(${JSON.stringify(host)}, ${JSON.stringify(options)}); client`,
         "test-setup",

@@ -4,11 +4,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync, statSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, rmSync, existsSync, statSync } from "node:fs";
 import net from "node:net";
 import vm from "node:vm";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ROOT } from "../../src/tools/config-check.js";
 import { readKey } from "../../src/tools/mote/keys.js";
 import { requireBoardSide } from "./mote/board-side.js";
@@ -28,10 +28,17 @@ function flash(args: string[], opts: { cwd?: string; env?: Record<string, string
       (e, out, err) => resolve({ code: e ? (typeof e.code == "number" ? e.code : -1) : 0, out, err }));
   });
 }
+/** The MQTT client's cold parts uploaded beside the boot code `firmware` (none beside a test's own file). */
+const partsOf = (board: string, firmware: string) => {
+  const dir = resolve(ROOT, dirname(firmware));
+  const tls = JSON.parse(readFileSync(join(ROOT, "boards", board + ".json"), "utf8")).tls;
+  return (existsSync(dir) ? readdirSync(dir) : []).filter((f) => /^mote-mqtt-[a-z0-9]+\.js$/.test(f) && (tls || f != "mote-mqtt-tls.js"))
+    .sort().map((f) => `--storage ${f.slice(0, -3)}:${dirname(firmware)}/${f} `).join("");
+};
 const espruinoLine = (board: string, port: string, firmware = "firmware/mote.js") =>
   `$ npx espruino --no-ble -b 115200 -p ${port} --board .build/flash/${board}/espruino-board.json ` +
   `--storage mote.json:.build/flash/${board}/mote.json --storage mote.board:.build/flash/${board}/mote.board ` +
-  `--storage .bootcde:${firmware} .build/flash/${board}/finish.js`;
+  partsOf(board, firmware) + `--storage .bootcde:${firmware} .build/flash/${board}/finish.js`;
 
 for (const board of ["esp32-devkitc", "esp8266-nodemcu", "wemos-d1-mini"]) {
   test(`--dry-run prints the commands for ${board}`, async () => {
@@ -74,8 +81,8 @@ test("--modules uploads the Espruino modules the config needs", async () => {
     "--modules", mods, "--dry-run"]);
   assert.equal(r.code, 0, r.err);
   assert.ok(!r.out.includes("warning: the config uses"), r.out);
-  assert.ok(r.out.includes("--storage mote.board:.build/flash/wemos-d1-mini/mote.board --storage DS18B20:.build/flash/wemos-d1-mini/DS18B20.js " +
-    "--storage .bootcde:firmware/mote.js"), r.out);
+  assert.ok(r.out.includes("--storage mote.board:.build/flash/wemos-d1-mini/mote.board " + partsOf("wemos-d1-mini", "firmware/mote.js") +
+    "--storage DS18B20:.build/flash/wemos-d1-mini/DS18B20.js --storage .bootcde:firmware/mote.js"), r.out);
   const bad = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config", join(ROOT, "boards/examples/wemos-d1-mini.json"),
     "--modules", join(dir, "nope"), "--dry-run"]);
   assert.equal(bad.code, 1);
@@ -242,6 +249,30 @@ test("a whole upload to a (fake) Espruino console over TCP", async () => {
     assert.equal(fake.calls[0], "reset");
     for (let i = 0; i < 20 && !fake.calls.includes("load"); i++) await new Promise((res) => setTimeout(res, 100));
     assert.equal(fake.calls[fake.calls.length - 1], "load");
+  } finally {
+    fake.server.close();
+  }
+});
+
+test("the MQTT client's parts beside the boot code are uploaded with it and their sizes confirmed", async () => {
+  const fake = fakeEspruino();
+  await new Promise<void>((r) => fake.server.listen(0, "127.0.0.1", r));
+  const port = (fake.server.address() as net.AddressInfo).port;
+  const fwDir = join(dir, "with-parts");
+  mkdirSync(fwDir, { recursive: true });
+  const boot = join(fwDir, "mote.js");
+  writeFileSync(boot, readFileSync(fw, "latin1"), "latin1");
+  writeFileSync(join(fwDir, "mote-mqtt-sub.js"), "exports.subscribe=function(){return 1};\n");
+  writeFileSync(join(fwDir, "mote-mqtt-tls.js"), "exports.open=function(){};\n");
+  try {
+    // wemos-d1-mini has no TLS: its part is left out
+    const r = await flash(["--board", "wemos-d1-mini", "--port", `tcp://127.0.0.1:${port}`, "--config", join(ROOT, "boards/examples/wemos-d1-mini.json")],
+      { env: { MOTE_FIRMWARE: boot } });
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.ok(r.out.includes(`--storage mote-mqtt-sub:${fwDir}/mote-mqtt-sub.js --storage .bootcde:${boot}`), r.out);
+    assert.equal(fake.storage["mote-mqtt-sub"], "exports.subscribe=function(){return 1};\n");
+    assert.equal(fake.storage["mote-mqtt-tls"], undefined);
+    assert.equal(fake.storage[".bootcde"], readFileSync(fw, "latin1"));
   } finally {
     fake.server.close();
   }
