@@ -15,7 +15,8 @@
 //
 // Payloads declared are those the board publishes and accepts (sensors.ts, actuators.ts): digital
 // sensors "true"/"false", button sensors "pressed"/"released", digital actuators "1"/"0" both ways, pwm
-// actuators as a number 0..1 (Home Assistant's number sends "0.5", "1"; the board echoes "0.5", "1").
+// actuators as a number 0..1 (Home Assistant's number sends "0.5", "1"; the board echoes "0.5", "1"),
+// user actuators (mote-script) as a switch "1"/"0", or a number min..max when the user gives those.
 // Availability is the status topic, where only "offline" is unavailable ("error" and "sleeping" keep
 // the last states shown). Boards that sleep ("sleep": {"every": S, "awake": A}) give their sensors
 // exp_aft = 2S + 3A seconds: the longest gap between two readings when every wake publishes is S + 2A
@@ -115,6 +116,12 @@ function walk(m: Mote, a: any) {
     if (s.x) continue;
     if (s.type == "pwm") out(m, a, "number", id(n), n, t + ',"min":0,"max":1,"step":0.01,"mode":"slider"');
     else if (s.type == "digital") out(m, a, "switch", id(n), n, t + ',"pl_on":"1","pl_off":"0"');
+    // An actuator of the user's code (mote-script): its set() gets Home Assistant's payload as it is
+    // and the board echoes what set() returns, or the payload. With min and max (checked numbers,
+    // min < max) a number: Home Assistant sends the value as text ("21.5", "21"); else a switch
+    // sending "1"/"0", like a digital actuator.
+    else if (s.type == "user") out(m, a, s.max > s.min ? "number" : "switch", id(n), n, t + (s.max > s.min ? ',"min":' + s.min +
+      ',"max":' + s.max + (s.step ? ',"step":' + s.step : "") + (s.unit ? ',"unit_of_meas":' + q(s.unit) : "") : ',"pl_on":"1","pl_off":"0"'));
   }
   if (m.f && m.f.diag) {
     // Read from the JSON the diag feature publishes; no state class (figures, not statistics).

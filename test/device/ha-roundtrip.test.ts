@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
-import { mqttjsClient, waitFor } from "../support/util.js";
+import { mqttjsClient, waitFor, sleep } from "../support/util.js";
 import { FakeHomeAssistant, type Entity } from "../support/ha.js";
 import { bootBoard, ALL_TYPES, type Booted } from "./ha-common.js";
 
@@ -90,3 +90,52 @@ async function roundTrip(node: string, perEntity: boolean) {
 
 test("device mode: states follow the declared topics and payloads; commands move the actuators", () => roundTrip("rtdev", false));
 test("per-entity mode: the same round trip", () => roundTrip("rtent", true));
+
+// Actuators of the user's code (mote-script): without min/max a switch, with them a number. Their set()
+// gets Home Assistant's payload as it is; the state echoed is what set() returns (the heater) or the
+// payload itself (the thermostat's target), and must read back as what Home Assistant sent.
+const USER = `
+var heat = 0, target = 20;
+mote.actuator({ name: "heater", initial: 0, set: function (v) { heat = v == "1" ? 1 : 0; return heat; } });
+mote.actuator({ name: "target", initial: 20, min: 5, max: 30, step: 0.5, unit: "\u00b0C", set: function (v) {
+  var n = Number(v);
+  if (!(n >= 5 && n <= 30)) return false;
+  target = n;
+} });
+`;
+
+for (const perEntity of [false, true]) {
+  test(`${perEntity ? "per-entity" : "device"} mode: user actuators as a switch and a number; commands move them and the states match`, async () => {
+    const node = perEntity ? "rtusere" : "rtuserd";
+    const ha = new FakeHomeAssistant(broker.url);
+    has.push(ha);
+    await ha.start();
+    const b = bootBoard(broker.port, node, { homeassistant: { per_entity: perEntity } }, { user: USER, diag: false, sim: { bytes: true } });
+    boards.push(b);
+    const { board } = b;
+    const ent = (k: string) => ha.entity(node, k) as Entity;
+    await waitFor(() => !!ent("heater") && !!ent("target"), 10000, "discovery of the user actuators");
+    const heater = ent("heater"), target = ent("target");
+    assert.deepEqual([heater.platform, target.platform], ["switch", "number"]);
+    assert.deepEqual([target.config.min, target.config.max, target.config.step, target.config.unit_of_measurement], [5, 30, 0.5, "°C"]);
+    await waitFor(() => ent("heater").state == "off" && ent("target").state == "20" && ent("heater").available, 5000, "initial states");
+
+    for (const [payload, heat, shown] of [[heater.config.payload_on, 1, "on"], [heater.config.payload_off, 0, "off"]] as const) {
+      await ha.command(heater, payload);
+      await waitFor(() => board.run("heat") === heat && ent("heater").state == shown, 5000, `heater ${payload}`);
+    }
+    // What Home Assistant's number sends: str() of the value, an int when it is one.
+    for (const [payload, value] of [["21.5", 21.5], ["5", 5], ["30", 30], ["17", 17]] as const) {
+      await ha.command(target, payload);
+      await waitFor(() => board.run("target") === value && ent("target").state == String(value), 5000, `target ${payload}`);
+    }
+    // Out of range (not what Home Assistant sends, but someone may): refused, the state stays.
+    await ha.command(target, "31");
+    await sleep(300);
+    assert.equal(board.run("target"), 17);
+    assert.equal(ent("target").state, "17");
+    for (const k of ["heater", "target"]) assert.deepEqual(ent(k).bad, [], `${k}: payloads that matched nothing declared`);
+    assert.deepEqual(ha.errors, []);
+    assert.deepEqual(board.errors, []);
+  });
+}
