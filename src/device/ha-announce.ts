@@ -184,8 +184,12 @@ function step(m: Mote, a: any, h: any) {
     // pieces being made, measured on the 1,600-variable build), and a
     // stream cut short by an out-of-memory error would corrupt the connection: not started without room.
     j = board.memory().free;
+    // Said on <base>/error as well (QoS 1, not retained, like the user code's errors): the retained
+    // config errors stay as they are, and whoever watches the board learns why it is not in Home Assistant.
     if (j < len / 7 + 40) {
-      m.log("homeassistant: no room for the " + len + "-byte device config (" + j + " variables free): use per_entity");
+      t = "homeassistant: no room for the " + len + "-byte device config (" + j + " variables free): use per_entity";
+      m.log(t);
+      c.publish(m.base + "/error", t, { qos: 1, retain: false });
       return;
     }
     // PUBLISH, QoS 0, retain; remaining length as MQTT's variable-length integer.
