@@ -43,7 +43,6 @@ import type { board as Board } from "../platform/board.js";
 var board: typeof Board;
 
 var FILE = "mote.ha";
-var VERSION = "0.1.0";
 
 function id(s: string) { return s.replace(/[^a-zA-Z0-9_-]/g, "_"); }
 
@@ -138,10 +137,12 @@ function walk(m: Mote, a: any) {
   out(m, a, "update", "firmware", "Firmware", ',"stat_t":' + q(b + "/info") + ',"val_tpl":"{{ value_json.fw }}","ent_cat":"diagnostic"');
 }
 
-// The members every config starts with: device, origin, availability.
+// The members every config starts with: device, origin, availability. The version is the running
+// runtime's (m.v, version.ts), the one <base>/info's fw gives: this module may be older than a runtime
+// updated over the air.
 function head(m: Mote, a: any) {
   return '"dev":{"ids":["' + a.node + '"],"name":' + q(a.name) + ',"mdl":' + q(String(board.model())) +
-    ',"mf":"mote","sw":"' + VERSION + '"},"o":{"name":"mote","sw":"' + VERSION + '"},"avty_t":' + q(m.c.status) +
+    ',"mf":"mote","sw":' + q(m.v) + '},"o":{"name":"mote","sw":' + q(m.v) + '},"avty_t":' + q(m.c.status) +
     ',"avty_tpl":"{{ \'offline\' if value == \'offline\' else \'online\' }}"';
 }
 

@@ -7,6 +7,8 @@ import { ROOT, loadBoard } from "../../src/tools/config-check.js";
 import { compactBoard } from "../../src/device/config.js";
 
 export const FW = join(ROOT, "firmware");
+/** package.json's version: what the build writes into the bundles as the firmware version (version.ts). */
+export const PKG_VERSION: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 const read = (name: string) => readFileSync(join(FW, name + ".js"), "utf8");
 
 export interface Booted { board: SimBoard; base: string; node: string; cfg: any }

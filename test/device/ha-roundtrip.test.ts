@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { mqttjsClient, waitFor, sleep } from "../support/util.js";
 import { FakeHomeAssistant, type Entity } from "../support/ha.js";
-import { bootBoard, ALL_TYPES, type Booted } from "./ha-common.js";
+import { bootBoard, ALL_TYPES, PKG_VERSION, type Booted } from "./ha-common.js";
 
 let broker: MosquittoInstance;
 const boards: Booted[] = [];
@@ -33,9 +33,12 @@ async function roundTrip(node: string, perEntity: boolean) {
   board.sensors.setDs18b20("D18", 18.25);
   board.sensors.setTemperature(45);
   board.sensors.setRssi(-61);
-  // The retained <base>/info of docs/remote-protocol.md (published by mote-info, another issue's module).
+  // The retained <base>/info of docs/remote-protocol.md (published by mote-info, another issue's module,
+  // with fw the runtime's version, m.v).
+  const fw = board.run("mote.v");
+  assert.equal(fw, PKG_VERSION, "the runtime's version is package.json's");
   const pub = await mqttjsClient(broker.url);
-  await pub.publishAsync(`${base}/info`, JSON.stringify({ fw: "0.1.0", hash: "ab", alg: "sha256", board: "esp32-devkitc", id: node,
+  await pub.publishAsync(`${base}/info`, JSON.stringify({ fw, hash: "ab", alg: "sha256", board: "esp32-devkitc", id: node,
     cfg: "cd", free: 1000, boot: "power", n: 0, remote: false }), { qos: 1, retain: true });
   await pub.endAsync();
 
@@ -54,7 +57,9 @@ async function roundTrip(node: string, perEntity: boolean) {
   assert.deepEqual([st("chip"), st("air_temperature"), st("air_humidity"), st("water"), st("signal")], ["45", "21.5", "40", "18.25", "-61"]);
   assert.equal(st("fan"), "0.25", "pwm initial 0.25 on the number");
   assert.equal(st("relay"), "off");
-  assert.equal(st("firmware"), "0.1.0", "update: installed version from <base>/info");
+  assert.equal(st("firmware"), PKG_VERSION, "update: installed version from <base>/info");
+  assert.deepEqual([ent("firmware").config.device.sw_version, ent("firmware").config.origin.sw_version], [PKG_VERSION, PKG_VERSION],
+    "the device's sw and the origin's: the same version as the update entity's");
   assert.equal(st("diag_rssi"), "-61");
   assert.ok(Number(st("diag_vars_free")) > 0 && Number(st("diag_uptime")) >= 0);
   board.pins.set("D5", 0);

@@ -9,7 +9,7 @@ import type { MqttClient } from "mqtt";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { mqttjsClient, waitFor, sleep } from "../support/util.js";
 import { readDiscovery, ID } from "../support/ha.js";
-import { bootBoard, ALL_TYPES, FW, type Booted } from "./ha-common.js";
+import { bootBoard, ALL_TYPES, FW, PKG_VERSION, type Booted } from "./ha-common.js";
 
 let broker: MosquittoInstance;
 let watcher: MqttClient;
@@ -101,6 +101,8 @@ async function check(node: string, topics: string[]) {
     assert.match(c.unique_id, ID);
     assert.equal(c.device.identifiers[0], node);
     assert.equal(c.availability_topic, `ha/${node}/status`);
+    // The firmware version from package.json, through the build (version.ts) and the runtime (m.v).
+    assert.deepEqual([c.device.sw_version, c.origin?.sw_version], [PKG_VERSION, PKG_VERSION], c.unique_id);
     if (c.platform == "sensor" && !c.entity_category || c.unique_id.endsWith("_door")) assert.equal(c.expire_after, 660, `${c.unique_id}: 2 x 300 + 3 x 20`);
   }
   assert.equal(entities.get(`binary_sensor ${node}_knob`).expire_after, undefined, "a button sensor does not expire");
