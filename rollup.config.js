@@ -16,6 +16,21 @@ import terser from "@rollup/plugin-terser";
 
 const DEBUG = process.env.MOTE_DEBUG === "1";
 
+// The firmware version (src/device/version.ts): package.json's "version" written in place of the
+// placeholder in every bundle, so that the one number in package.json is what the board says it runs.
+const VERSION_TOKEN = "__MOTE_VERSION__";
+const VERSION = JSON.parse(readFileSync("package.json", "utf8")).version;
+const version = {
+  name: "mote-version",
+  transform(code) {
+    return code.includes(VERSION_TOKEN) ? { code: code.split(JSON.stringify(VERSION_TOKEN)).join(JSON.stringify(VERSION)), map: null } : null;
+  },
+  renderChunk(code, chunk) {
+    if (code.includes(VERSION_TOKEN)) throw new Error(`${chunk.fileName}: ${VERSION_TOKEN} left in the bundle (write it as a string literal)`);
+    return null;
+  },
+};
+
 // Every src/firmware/<name>.ts is one file for the board's Storage: mote.ts is the boot code, every
 // other one an Espruino module that require("<name>") finds in Storage (mote-mqtt: the client;
 // mote-<feature>: an optional device feature, loaded only when the config names it).
@@ -171,7 +186,7 @@ export default present.map((e) => ({
     }
     defaultHandler(warning);
   },
-  plugins: [boardParts, terser({ ...terserOptions, maxWorkers: 1, ...(DEBUG ? {} : { nameCache: { props: { props: { ...SHARED_NAMES } } } }) })],
+  plugins: [boardParts, version, terser({ ...terserOptions, maxWorkers: 1, ...(DEBUG ? {} : { nameCache: { props: { props: { ...SHARED_NAMES } } } }) })],
   output: {
     file: e.file,
     format: e.format,

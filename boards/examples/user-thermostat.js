@@ -20,8 +20,9 @@ mote.subscribe("room/temperature", function (msg) {
   decide();
 });
 
+// min/max (with step and unit) make it a number in Home Assistant, a slider/box from 5 to 30 °C.
 mote.actuator({
-  name: "setpoint", initial: setpoint,
+  name: "setpoint", initial: setpoint, min: 5, max: 30, step: 0.5, unit: "°C",
   set: function (msg) {
     var v = Number(msg);
     if (!(v >= 5 && v <= 30)) return false; // refused: nothing echoed

@@ -15,7 +15,8 @@
 //
 // Payloads declared are those the board publishes and accepts (sensors.ts, actuators.ts): digital
 // sensors "true"/"false", button sensors "pressed"/"released", digital actuators "1"/"0" both ways, pwm
-// actuators as a number 0..1 (Home Assistant's number sends "0.5", "1"; the board echoes "0.5", "1").
+// actuators as a number 0..1 (Home Assistant's number sends "0.5", "1"; the board echoes "0.5", "1"),
+// user actuators (mote-script) as a switch "1"/"0", or a number min..max when the user gives those.
 // Availability is the status topic, where only "offline" is unavailable ("error" and "sleeping" keep
 // the last states shown). Boards that sleep ("sleep": {"every": S, "awake": A}) give their sensors
 // exp_aft = 2S + 3A seconds: the longest gap between two readings when every wake publishes is S + 2A
@@ -42,7 +43,6 @@ import type { board as Board } from "../platform/board.js";
 var board: typeof Board;
 
 var FILE = "mote.ha";
-var VERSION = "0.1.0";
 
 function id(s: string) { return s.replace(/[^a-zA-Z0-9_-]/g, "_"); }
 
@@ -115,6 +115,12 @@ function walk(m: Mote, a: any) {
     if (s.x) continue;
     if (s.type == "pwm") out(m, a, "number", id(n), n, t + ',"min":0,"max":1,"step":0.01,"mode":"slider"');
     else if (s.type == "digital") out(m, a, "switch", id(n), n, t + ',"pl_on":"1","pl_off":"0"');
+    // An actuator of the user's code (mote-script): its set() gets Home Assistant's payload as it is
+    // and the board echoes what set() returns, or the payload. With min and max (checked numbers,
+    // min < max) a number: Home Assistant sends the value as text ("21.5", "21"); else a switch
+    // sending "1"/"0", like a digital actuator.
+    else if (s.type == "user") out(m, a, s.max > s.min ? "number" : "switch", id(n), n, t + (s.max > s.min ? ',"min":' + s.min +
+      ',"max":' + s.max + (s.step ? ',"step":' + s.step : "") + (s.unit ? ',"unit_of_meas":' + q(s.unit) : "") : ',"pl_on":"1","pl_off":"0"'));
   }
   if (m.f && m.f.diag) {
     // Read from the JSON the diag feature publishes; no state class (figures, not statistics).
@@ -131,10 +137,12 @@ function walk(m: Mote, a: any) {
   out(m, a, "update", "firmware", "Firmware", ',"stat_t":' + q(b + "/info") + ',"val_tpl":"{{ value_json.fw }}","ent_cat":"diagnostic"');
 }
 
-// The members every config starts with: device, origin, availability.
+// The members every config starts with: device, origin, availability. The version is the running
+// runtime's (m.v, version.ts), the one <base>/info's fw gives: this module may be older than a runtime
+// updated over the air.
 function head(m: Mote, a: any) {
   return '"dev":{"ids":["' + a.node + '"],"name":' + q(a.name) + ',"mdl":' + q(String(board.model())) +
-    ',"mf":"mote","sw":"' + VERSION + '"},"o":{"name":"mote","sw":"' + VERSION + '"},"avty_t":' + q(m.c.status) +
+    ',"mf":"mote","sw":' + q(m.v) + '},"o":{"name":"mote","sw":' + q(m.v) + '},"avty_t":' + q(m.c.status) +
     ',"avty_tpl":"{{ \'offline\' if value == \'offline\' else \'online\' }}"';
 }
 
@@ -177,8 +185,12 @@ function step(m: Mote, a: any, h: any) {
     // pieces being made, measured on the 1,600-variable build), and a
     // stream cut short by an out-of-memory error would corrupt the connection: not started without room.
     j = board.memory().free;
+    // Said on <base>/error as well (QoS 1, not retained, like the user code's errors): the retained
+    // config errors stay as they are, and whoever watches the board learns why it is not in Home Assistant.
     if (j < len / 7 + 40) {
-      m.log("homeassistant: no room for the " + len + "-byte device config (" + j + " variables free): use per_entity");
+      t = "homeassistant: no room for the " + len + "-byte device config (" + j + " variables free): use per_entity";
+      m.log(t);
+      c.publish(m.base + "/error", t, { qos: 1, retain: false });
       return;
     }
     // PUBLISH, QoS 0, retain; remaining length as MQTT's variable-length integer.

@@ -3,7 +3,8 @@
 //
 // It only listens: to Home Assistant's birth ("online" on <prefix>/status, which Home Assistant sends
 // after subscribing to discovery), to the restart button (<base>/restart/set, payload PRESS), and to
-// connects where the broker kept no session. Each of those asks for an announce after a random
+// connects where the broker kept no session (on a board that sleeps, the first connect after a power-on
+// or a lost session, not every wake). Each of those asks for an announce after a random
 // 0.5..2 s (Home Assistant asks for a delay, so a fleet does not answer its birth all at once). The
 // announce itself is another Storage module, mote-ha-announce (ha-announce.ts), required for the round
 // and released at once: on a 1,600-variable board its code and the message it streams do not fit
@@ -40,6 +41,10 @@ function on(t: any, msg?: string) {
     if (msg == "PRESS") { M.log("restart requested"); M.stop(); B.after(B.reboot, 500); }
     return;
   }
+  // A wake from deep sleep (mote-sleep) where the broker kept the session: it kept the retained
+  // discovery too, and a round at every wake would cost a sleeping board its battery. Counted as done
+  // (mote-sleep waits for a round until ok).
+  if (t === true && M.wk) h.ok = 1;
   // A birth, or a connect where the broker kept no session (or none announced yet): a round after a
   // random 0.5..2 s; a newer request supersedes a round in progress.
   if (typeof t == "string" ? msg != "online" : t && h.ok) return;

@@ -13,6 +13,7 @@ export interface Mote {
   w?: any;           // the Wifi module, on boards that have one
   log(msg: string): void;
   stop(): void;      // publish "offline" and disconnect
+  v: string;         // firmware version (version.ts): <base>/info's fw, Home Assistant's sw
   /** Loaded feature modules by name ("ha", "remote", ...): see feature() in runtime.ts. */
   f?: any;
   /** Reads one sensor now (sensors.ts's read): mote-sleep reads each once per wake, mote-script starts user sensors. */

@@ -11,6 +11,7 @@ import { joinWifi } from "./wifi.js";
 import { startSensors } from "./sensors.js";
 import { startActuators } from "./actuators.js";
 import { will, online, offline } from "./status.js";
+import { VERSION } from "./version.js";
 import type { Mote } from "./mote.js";
 
 export type { Mote };
@@ -42,7 +43,7 @@ function servers(q: any): any {
 
 export function start(): Mote {
   var c = board.readJSON("mote.json"), b = board.readJSON("mote.board"),
-    m: any = { t0: board.seconds(), up: false, log: function (s: string) { console.log("mote: " + s); } },
+    m: any = { t0: board.seconds(), up: false, v: VERSION, log: function (s: string) { console.log("mote: " + s); } },
     e: string[], i: number, q: any, client: Client;
   if (!b) m.log("no mote.board in Storage: pins not checked");
   // Without a board file, what the board has tells whether WiFi settings are needed.

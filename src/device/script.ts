@@ -9,9 +9,12 @@
 //       read() returns a value, or calls the callback it is given with one (read(function (v) {...})).
 //       Published on <base>/<name> like a built-in sensor (deadband, heartbeat, sleep); listed in
 //       mote.c.sensors with type "user", so `npm start` and Home Assistant show it.
-//   mote.actuator({name, set, initial, qos})       set(message) runs for each <base>/<name>/set; what it
-//       returns (or the message, when it returns undefined) is echoed retained on <base>/<name>; false
-//       (or an exception) refuses the command: nothing is echoed
+//   mote.actuator({name, set, initial, qos, min, max, step, unit})   set(message) runs for each
+//       <base>/<name>/set; what it returns (or the message, when it returns undefined) is echoed retained
+//       on <base>/<name>; false (or an exception) refuses the command: nothing is echoed. Listed in
+//       mote.c.actuators with type "user". Home Assistant shows it as a switch sending "1"/"0" (return
+//       undefined, 1 or 0 so that the state echoed is one of those), or, given min and max (numbers,
+//       min < max; step and unit optional), as a number sending the value as text ("21.5", "21")
 //   mote.every(ms, fn), mote.after(ms, fn)         setInterval / setTimeout; return the timer id
 //   mote.log(msg)                                  console line "mote: msg"
 //   mote.client                                    the mote-mqtt client, for anything else
@@ -72,6 +75,10 @@ export function startScript(m: Mote, b: typeof Board) {
     o.type = "user";
     o.v = o.initial === undefined ? "" : o.initial;
     if (typeof o.set != "function") throw new Error("actuator " + o.name + ": set is not a function");
+    // What Home Assistant's number is declared with (ha-announce.ts): refused here rather than announced wrong.
+    if ((o.min !== undefined || o.max !== undefined) && !(typeof o.min == "number" && typeof o.max == "number" && o.min < o.max &&
+      isFinite(o.max - o.min))) throw new Error("actuator " + o.name + ": min and max must be numbers, min < max");
+    if (o.step !== undefined && !(typeof o.step == "number" && o.step > 0 && isFinite(o.step))) throw new Error("actuator " + o.name + ": step must be a number > 0");
     o.r = 1; // not a built-in actuator: actuators.ts leaves its commands to us
     m.c.actuators.push(o);
     c.subscribe(t + "/set", q, function (topic: string, msg: string) {

@@ -99,6 +99,9 @@ export function startSleep(m: Mote, b: typeof Board) {
     if (stay || done) return;
     if (now - m.t0 >= awake) return down("after " + awake + " s awake");
     if (!m.up || s.inflight || s.queued) return;
+    // Home Assistant's round (mote-ha, 0.5..2 s after the connect) done before sleeping, within awake:
+    // else a board that sleeps would never be discovered.
+    if (m.f && m.f.ha && !m.f.ha.ok) return;
     if (sent) return down("");
     if (now - last < 0.05) return;
     for (k = 0; k < l.length; k++) if (l[k].b) return;

@@ -18,6 +18,9 @@ import { compactBoard } from "../device/config.js";
 import { hashHex } from "./mote/protocol.js";
 import { parseArgs, brokerOf, type BrokerOptions } from "./mote/options.js";
 
+/** The firmware version light boards say they run: the one the build writes into the real bundles. */
+const FW_VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version;
+
 /** Real-bundle boards that fit on the 2-core machine this was measured on (README "Fleet monitor"). */
 export const DEFAULT_REAL = 500;
 
@@ -75,7 +78,7 @@ export class LightBoard {
     this.pub(b + "/status", "online", q, true);
     this.pub(b + "/error", "", q, true);
     this.pub(b + "/info", JSON.stringify({
-      fw: "0.1.0", hash: hashHex("sha256", "light board " + this.id), alg: "sha256", board: "light-sim", id: this.id,
+      fw: FW_VERSION, hash: hashHex("sha256", "light board " + this.id), alg: "sha256", board: "light-sim", id: this.id,
       cfg: hashHex("sha256", b), free: 200000, boot: "power", n: 0, remote: false,
     }), q, true);
     this.pub(HA_PREFIX + "/device/" + this.id + "/config", JSON.stringify(haDevice(b, this.id)), 0, true);
@@ -133,7 +136,7 @@ export class LightBoard {
 function haDevice(base: string, id: string) {
   const node = id.replace(/[^a-zA-Z0-9_-]/g, "_"), D = { ent_cat: "diagnostic" };
   return {
-    dev: { ids: [node], name: id, mdl: "light-sim", mf: "mote", sw: "0.1.0" }, o: { name: "mote", sw: "0.1.0" },
+    dev: { ids: [node], name: id, mdl: "light-sim", mf: "mote", sw: FW_VERSION }, o: { name: "mote", sw: FW_VERSION },
     avty: [{ t: base + "/status", val_tpl: "{{ 'offline' if value == 'offline' else 'online' }}" }],
     cmps: {
       level: { p: "sensor", name: "level", uniq_id: node + "_level", stat_t: base + "/level", stat_cla: "measurement" },

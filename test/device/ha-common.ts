@@ -2,25 +2,37 @@
 // Home Assistant / diag feature modules in its Storage, against one Mosquitto.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SimBoard } from "../../src/host/index.js";
+import { SimBoard, type SimBoardOptions } from "../../src/host/index.js";
 import { ROOT, loadBoard } from "../../src/tools/config-check.js";
 import { compactBoard } from "../../src/device/config.js";
 
 export const FW = join(ROOT, "firmware");
+/** package.json's version: what the build writes into the bundles as the firmware version (version.ts). */
+export const PKG_VERSION: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 const read = (name: string) => readFileSync(join(FW, name + ".js"), "utf8");
 
 export interface Booted { board: SimBoard; base: string; node: string; cfg: any }
 
-/** Writes mote.json and the modules, flashes firmware/mote.js and boots. node is the client id. */
-export function bootBoard(port: number, node: string, cfg: any, opts: { board?: string; diag?: boolean } = {}): Booted {
+/**
+ * Writes mote.json and the modules, flashes firmware/mote.js and boots. node is the client id. `user`:
+ * the user's code, uploaded as mote-user.js with mote-script (as flash.sh --user does); mote-sleep is
+ * uploaded when the config has sleep; `sim`: simulator options.
+ */
+export function bootBoard(port: number, node: string, cfg: any,
+  opts: { board?: string; diag?: boolean; user?: string; sim?: SimBoardOptions } = {}): Booted {
   const id = opts.board ?? "esp32-devkitc";
   const base = cfg.base ?? `ha/${node}`;
   const c = { wifi: { ssid: "mote-sim", password: "pw" }, mqtt: { host: "127.0.0.1", port, keep_alive: 5, client_id: node }, base, ...cfg };
-  const board = new SimBoard({ board: id, serial: node });
+  const board = new SimBoard({ board: id, serial: node, ...opts.sim });
   board.storage.writeText("mote.json", JSON.stringify(c));
   board.storage.writeText("mote.board", JSON.stringify(compactBoard(loadBoard(id))));
   for (const m of ["mote-ha", "mote-ha-announce"]) board.storage.writeText(m, read(m));
   if (opts.diag !== false) board.storage.writeText("mote-diag", read("mote-diag"));
+  if (c.sleep) board.storage.writeText("mote-sleep", read("mote-sleep"));
+  if (opts.user !== undefined) {
+    board.storage.writeText("mote-script", read("mote-script"));
+    board.storage.writeText("mote-user.js", opts.user);
+  }
   board.flash(read("mote"));
   board.boot();
   return { board, base, node, cfg: c };

@@ -5,9 +5,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
-import { mqttjsClient, waitFor } from "../support/util.js";
+import { mqttjsClient, waitFor, sleep } from "../support/util.js";
 import { FakeHomeAssistant, type Entity } from "../support/ha.js";
-import { bootBoard, ALL_TYPES, type Booted } from "./ha-common.js";
+import { bootBoard, ALL_TYPES, PKG_VERSION, type Booted } from "./ha-common.js";
 
 let broker: MosquittoInstance;
 const boards: Booted[] = [];
@@ -33,9 +33,12 @@ async function roundTrip(node: string, perEntity: boolean) {
   board.sensors.setDs18b20("D18", 18.25);
   board.sensors.setTemperature(45);
   board.sensors.setRssi(-61);
-  // The retained <base>/info of docs/remote-protocol.md (published by mote-info, another issue's module).
+  // The retained <base>/info of docs/remote-protocol.md (published by mote-info, another issue's module,
+  // with fw the runtime's version, m.v).
+  const fw = board.run("mote.v");
+  assert.equal(fw, PKG_VERSION, "the runtime's version is package.json's");
   const pub = await mqttjsClient(broker.url);
-  await pub.publishAsync(`${base}/info`, JSON.stringify({ fw: "0.1.0", hash: "ab", alg: "sha256", board: "esp32-devkitc", id: node,
+  await pub.publishAsync(`${base}/info`, JSON.stringify({ fw, hash: "ab", alg: "sha256", board: "esp32-devkitc", id: node,
     cfg: "cd", free: 1000, boot: "power", n: 0, remote: false }), { qos: 1, retain: true });
   await pub.endAsync();
 
@@ -54,7 +57,9 @@ async function roundTrip(node: string, perEntity: boolean) {
   assert.deepEqual([st("chip"), st("air_temperature"), st("air_humidity"), st("water"), st("signal")], ["45", "21.5", "40", "18.25", "-61"]);
   assert.equal(st("fan"), "0.25", "pwm initial 0.25 on the number");
   assert.equal(st("relay"), "off");
-  assert.equal(st("firmware"), "0.1.0", "update: installed version from <base>/info");
+  assert.equal(st("firmware"), PKG_VERSION, "update: installed version from <base>/info");
+  assert.deepEqual([ent("firmware").config.device.sw_version, ent("firmware").config.origin.sw_version], [PKG_VERSION, PKG_VERSION],
+    "the device's sw and the origin's: the same version as the update entity's");
   assert.equal(st("diag_rssi"), "-61");
   assert.ok(Number(st("diag_vars_free")) > 0 && Number(st("diag_uptime")) >= 0);
   board.pins.set("D5", 0);
@@ -90,3 +95,52 @@ async function roundTrip(node: string, perEntity: boolean) {
 
 test("device mode: states follow the declared topics and payloads; commands move the actuators", () => roundTrip("rtdev", false));
 test("per-entity mode: the same round trip", () => roundTrip("rtent", true));
+
+// Actuators of the user's code (mote-script): without min/max a switch, with them a number. Their set()
+// gets Home Assistant's payload as it is; the state echoed is what set() returns (the heater) or the
+// payload itself (the thermostat's target), and must read back as what Home Assistant sent.
+const USER = `
+var heat = 0, target = 20;
+mote.actuator({ name: "heater", initial: 0, set: function (v) { heat = v == "1" ? 1 : 0; return heat; } });
+mote.actuator({ name: "target", initial: 20, min: 5, max: 30, step: 0.5, unit: "\u00b0C", set: function (v) {
+  var n = Number(v);
+  if (!(n >= 5 && n <= 30)) return false;
+  target = n;
+} });
+`;
+
+for (const perEntity of [false, true]) {
+  test(`${perEntity ? "per-entity" : "device"} mode: user actuators as a switch and a number; commands move them and the states match`, async () => {
+    const node = perEntity ? "rtusere" : "rtuserd";
+    const ha = new FakeHomeAssistant(broker.url);
+    has.push(ha);
+    await ha.start();
+    const b = bootBoard(broker.port, node, { homeassistant: { per_entity: perEntity } }, { user: USER, diag: false, sim: { bytes: true } });
+    boards.push(b);
+    const { board } = b;
+    const ent = (k: string) => ha.entity(node, k) as Entity;
+    await waitFor(() => !!ent("heater") && !!ent("target"), 10000, "discovery of the user actuators");
+    const heater = ent("heater"), target = ent("target");
+    assert.deepEqual([heater.platform, target.platform], ["switch", "number"]);
+    assert.deepEqual([target.config.min, target.config.max, target.config.step, target.config.unit_of_measurement], [5, 30, 0.5, "°C"]);
+    await waitFor(() => ent("heater").state == "off" && ent("target").state == "20" && ent("heater").available, 5000, "initial states");
+
+    for (const [payload, heat, shown] of [[heater.config.payload_on, 1, "on"], [heater.config.payload_off, 0, "off"]] as const) {
+      await ha.command(heater, payload);
+      await waitFor(() => board.run("heat") === heat && ent("heater").state == shown, 5000, `heater ${payload}`);
+    }
+    // What Home Assistant's number sends: str() of the value, an int when it is one.
+    for (const [payload, value] of [["21.5", 21.5], ["5", 5], ["30", 30], ["17", 17]] as const) {
+      await ha.command(target, payload);
+      await waitFor(() => board.run("target") === value && ent("target").state == String(value), 5000, `target ${payload}`);
+    }
+    // Out of range (not what Home Assistant sends, but someone may): refused, the state stays.
+    await ha.command(target, "31");
+    await sleep(300);
+    assert.equal(board.run("target"), 17);
+    assert.equal(ent("target").state, "17");
+    for (const k of ["heater", "target"]) assert.deepEqual(ent(k).bad, [], `${k}: payloads that matched nothing declared`);
+    assert.deepEqual(ha.errors, []);
+    assert.deepEqual(board.errors, []);
+  });
+}

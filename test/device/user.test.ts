@@ -91,8 +91,15 @@ test("a syntax error and a bad API call at load are reported too", async () => {
   const b = rig.device({ sensors: [{ name: "up", type: "uptime" }] }, { user: `mote.sensor({ name: "up", read: function () { return 1; } });\n` });
   await rig.until(() => rig.last(`${b.base}/status`)?.text == "error", "status error");
   assert.match(rig.last(`${b.base}/error`)!.text, /^mote-user\.js:1: Error: sensor: up is taken$/);
+  // An actuator's min/max (what Home Assistant's number would be declared with) checked, not announced wrong.
+  const c = rig.device({}, { user: `mote.actuator({ name: "ok", min: 0, max: 1, step: 0.1, set: function () {} });\n` +
+    `mote.actuator({ name: "half", min: 5, set: function () {} });\n` });
+  await rig.until(() => rig.last(`${c.base}/status`)?.text == "error", "status error");
+  assert.match(rig.last(`${c.base}/error`)!.text, /^mote-user\.js:2: Error: actuator half: min and max must be numbers, min < max$/);
+  assert.deepEqual(c.board.json("mote.c.actuators.map(function (a) { return a.name; })"), ["ok"]);
   assert.deepEqual(a.board.errors, []);
   assert.deepEqual(b.board.errors, []);
+  assert.deepEqual(c.board.errors, []);
 });
 
 test("exceptions in callbacks (timer, sensor read, subscription, actuator) are reported, not retained, and the board goes on", async () => {
