@@ -151,9 +151,9 @@ export function validateConfig(c: any, b?: Partial<CompactBoard>): string[] {
 
 // Fills in the defaults (documented in config.schema.json), in place, and returns the config.
 // Tolerates a config that failed validation (missing objects become empty ones). The defaults of each
-// sensor and actuator are filled in only with items = true (host tools, tests): the board leaves them
-// out, saving some 14 variables per sensor, and sensors.ts / actuators.ts use the same defaults where
-// they read the values.
+// sensor and actuator, and mqtt's tls, keep_alive and clean_session, are filled in only with items = true
+// (host tools, tests): the board leaves them out, saving some 14 variables per sensor, and sensors.ts /
+// actuators.ts / the client use the same defaults where they read the values.
 export function applyDefaults(c: any, serial: string, items?: boolean): any {
   var i: number, a: any, m: any;
   function def(o: any, d: any) {
@@ -163,7 +163,9 @@ export function applyDefaults(c: any, serial: string, items?: boolean): any {
   function obj(o: any) { return o !== null && typeof o == "object" && !Array.isArray(o) ? o : {}; }
   def(c.wifi = obj(c.wifi), { password: "" });
   m = c.mqtt = obj(c.mqtt);
-  def(m, { client_id: serial, tls: false, keep_alive: 60, clean_session: true });
+  def(m, { client_id: serial });
+  // The client's own defaults: stored only for the host tools (each stored field costs the board 2-4 variables).
+  if (items) def(m, { tls: false, keep_alive: 60, clean_session: true });
   def(m, { port: m.tls ? 8883 : 1883 });
   def(c, { base: "mote/" + m.client_id });
   def(c, { status: c.base + "/status" });

@@ -15,16 +15,15 @@ import type { Mote } from "./mote.js";
 import { rssi } from "./wifi.js";
 import { board } from "../platform/board.js";
 
-function round(x: number) { return Math.round(x * 1000) / 1000; }
-
 function got(m: Mote, s: any, v: any, w?: number, x?: number) {
   var num = typeof v == "number", t = m.base + "/" + s.name, q = { qos: s.qos, retain: s.retain }, d = s.deadband || 0;
   // NaN is a failed read (E.getTemperature() where the chip has no sensor, a DHT checksum error, an
   // unwired analog pin on some boards): nothing to publish.
   if ((num && isNaN(v)) || (w !== undefined && isNaN(w)) || (x !== undefined && isNaN(x))) return fail(s);
-  if (num) v = round(v * (s.scale === undefined ? 1 : s.scale) + (s.offset || 0));
-  if (w !== undefined) w = round(w);
-  if (x !== undefined) x = round(x);
+  // Rounded to 3 decimals (inline: a helper function would cost its variables for good).
+  if (num) v = Math.round((v * (s.scale === undefined ? 1 : s.scale) + (s.offset || 0)) * 1000) / 1000;
+  if (w !== undefined) w = Math.round(w * 1000) / 1000;
+  if (x !== undefined) x = Math.round(x * 1000) / 1000;
   if (s.v === undefined || ++s.n >= (s.heartbeat || 10) || (num ? Math.abs(v - s.v) > d : v !== s.v) ||
     (w !== undefined && Math.abs(w - s.w) > d) || (x !== undefined && Math.abs(x - s.x) > d)) {
     // Publish now, or hand to mote-sleep's store while not connected (without it: dropped).
@@ -43,8 +42,17 @@ function got(m: Mote, s: any, v: any, w?: number, x?: number) {
 
 function fail(s: any) { s.b = 0; s.e = (s.e || 0) + 1; }
 
-function read(m: Mote, s: any) {
+// Reads sensor s (timers, mote-sleep, mote-script). A button is not read: setWatch calls this with
+// its edge e (no function of its own: each costs variables on every board, buttons or not).
+function read(m: Mote, s: any, e?: any) {
   var t = s.type, r: any;
+  if (e) {
+    // Pulled up (pressed = low) unless active_high; every debounced edge is published at once.
+    s.v = e.state == !!s.active_high ? "pressed" : "released";
+    r = m.up ? m.client : m.q;
+    if (r) r.publish(m.base + "/" + s.name, s.v, { qos: s.qos, retain: s.retain });
+    return;
+  }
   if (s.b) return;
   try {
     if (t == "dht22") {
@@ -72,8 +80,22 @@ function read(m: Mote, s: any) {
   }
 }
 
+// The running device and the period of the shared sensor timer in ms (0: none). One timer ticks for all
+// the sensors (each timer costs ~12 variables on the board, a countdown 1): each sensor counts down its
+// own period in ticks in s.k and is read when it reaches 0. The tick is the periods' greatest common
+// divisor, so every sensor keeps its exact period; when that is below 100 ms (periods such as 0.25 s
+// and 0.33 s), the sensors get a timer each instead of a busy tick.
+var M: Mote, T = 0;
+
+function tick() {
+  var l = M.c.sensors, i: number, s: any;
+  // Only the sensors started below have s.k (user sensors added later run on their own timers).
+  for (i = 0; i < l.length; i++) if ((s = l[i]).k && !--s.k) { s.k = Math.round((s.every || 60) * 1000 / T); read(M, s); }
+}
+
 export function startSensors(m: Mote) {
-  var l = m.c.sensors, i: number, s: any;
+  var l = m.c.sensors, i: number, s: any, timed: any[] = [], p: number, a: number, b: number;
+  M = m;
   m.rd = read;
   for (i = 0; i < l.length; i++) {
     s = l[i];
@@ -81,13 +103,20 @@ export function startSensors(m: Mote) {
     // m.bad ends in "|": Espruino's indexOf reports a needle cut off at the string's end as found.
     if ((m.bad + "|").indexOf("sensors[" + i + "]") >= 0) continue;
     if (s.type == "button") {
-      // Pulled up (pressed = low) unless active_high; every debounced edge is published at once.
       board.mode(s.pin, s.active_high ? "input_pulldown" : "input_pullup");
-      board.watch(function (this: any, e: any) {
-        var b = this, P = m.up ? m.client : m.q;
-        b.v = e.state == !!b.active_high ? "pressed" : "released";
-        if (P) P.publish(m.base + "/" + b.name, b.v, { qos: b.qos, retain: b.retain });
-      }.bind(s), s.pin, { repeat: true, edge: "both", debounce: s.debounce === undefined ? 50 : s.debounce });
-    } else if (!m.c.sleep) board.every(read, (s.every || 60) * 1000, m, s);
+      board.watch(read.bind(null, m, s), s.pin, { repeat: true, edge: "both", debounce: s.debounce === undefined ? 50 : s.debounce });
+    } else if (!m.c.sleep) {
+      timed.push(s);
+      // The greatest common divisor of the periods in ms so far (Euclid).
+      for (a = T, b = p = Math.round((s.every || 60) * 1000); b; ) { p = a % b; a = b; b = p; }
+      T = a;
+    }
+  }
+  if (T && T < 100) {
+    for (i = 0; i < timed.length; i++) board.every(read, (timed[i].every || 60) * 1000, m, timed[i]);
+    T = 0;
+  } else if (T) {
+    for (i = 0; i < timed.length; i++) timed[i].k = Math.round((timed[i].every || 60) * 1000 / T);
+    board.every(tick, T);
   }
 }

@@ -13,7 +13,8 @@
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
 // present), BENCH_N (messages on Node, default 5000), BENCH_ESP_N (messages on Espruino, default 1000),
 // BENCH_REPEAT (runs per rate measurement, best shown; default 3), BENCH_CYCLES (sleep cycles, default 8),
-// BENCH_ONLY=battery (only the battery section, bench-battery.ts).
+// BENCH_ONLY=battery (only the battery section, bench-battery.ts), BENCH_ONLY=runtime (only the device
+// runtime's variables from Storage, bench-runtime.ts).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -25,6 +26,7 @@ import { startMosquitto, type MosquittoInstance } from "../../test/support/mosqu
 import { mqttjsClient, endClient } from "../../test/support/util.js";
 import { runEspruino, type EspruinoRun } from "./espruino-run.js";
 import { sectionBattery } from "./bench-battery.js";
+import { sectionRuntime } from "./bench-runtime.js";
 
 // The repository: this file runs as .build/host/src/tools/bench.js.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -678,13 +680,18 @@ async function main(): Promise<void> {
   }
   let figs: EspFigures | undefined;
   try {
-    // BENCH_ONLY=battery: only the battery section.
-    if (process.env.BENCH_ONLY != "battery") {
+    // BENCH_ONLY=battery / runtime: only that section.
+    if (!process.env.BENCH_ONLY) {
       try { await sectionNode(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
       try { figs = await sectionEspruino(broker, brokerError); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
       try { sectionTargets(figs); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
     }
-    try { await sectionBattery(broker); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+    if (process.env.BENCH_ONLY != "runtime") {
+      try { await sectionBattery(broker); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+    }
+    if (process.env.BENCH_ONLY != "battery") {
+      try { await sectionRuntime(broker); } catch (e) { console.log(`  skipped: ${errText(e)}`); }
+    }
   } finally {
     await broker?.stop();
   }
