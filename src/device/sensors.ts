@@ -15,11 +15,20 @@ import type { Mote } from "./mote.js";
 import { rssi } from "./wifi.js";
 import { board } from "../platform/board.js";
 
-function got(m: Mote, s: any, v: any, w?: number, x?: number) {
-  var num = typeof v == "number", t = m.base + "/" + s.name, q = { qos: s.qos, retain: s.retain }, d = s.deadband || 0;
+// The running device and the period of the shared sensor timer in ms (0: none). One timer ticks for all
+// the sensors (each timer costs ~12 variables on the board, a countdown 1): each sensor counts down its
+// own period in ticks in s.k and is read when it reaches 0. The tick is the periods' greatest common
+// divisor, so every sensor keeps its exact period; when that is below 100 ms (periods such as 0.25 s
+// and 0.33 s), the sensors get a timer each instead of a busy tick.
+var M: Mote, T = 0;
+
+// A value v (w, x: humidity and pressure) read from sensor s of the running device M.
+function got(s: any, v: any, w?: number, x?: number) {
+  var m = M, num = typeof v == "number", t = m.base + "/" + s.name, q = { qos: s.qos, retain: s.retain }, d = s.deadband || 0;
   // NaN is a failed read (E.getTemperature() where the chip has no sensor, a DHT checksum error, an
-  // unwired analog pin on some boards): nothing to publish.
-  if ((num && isNaN(v)) || (w !== undefined && isNaN(w)) || (x !== undefined && isNaN(x))) return fail(s);
+  // unwired analog pin on some boards; read() passes NaN for a driver's error or an exception): nothing
+  // to publish, one more error counted, and the read is over.
+  if ((num && isNaN(v)) || (w !== undefined && isNaN(w)) || (x !== undefined && isNaN(x))) { s.b = 0; s.e = (s.e || 0) + 1; return; }
   // Rounded to 3 decimals (inline: a helper function would cost its variables for good).
   if (num) v = Math.round((v * (s.scale === undefined ? 1 : s.scale) + (s.offset || 0)) * 1000) / 1000;
   if (w !== undefined) w = Math.round(w * 1000) / 1000;
@@ -40,8 +49,6 @@ function got(m: Mote, s: any, v: any, w?: number, x?: number) {
   }
 }
 
-function fail(s: any) { s.b = 0; s.e = (s.e || 0) + 1; }
-
 // Reads sensor s (timers, mote-sleep, mote-script). A button is not read: setWatch calls this with
 // its edge e (no function of its own: each costs variables on every board, buttons or not).
 function read(m: Mote, s: any, e?: any) {
@@ -58,34 +65,30 @@ function read(m: Mote, s: any, e?: any) {
     if (t == "dht22") {
       s.b = 1;
       (s.h || (s.h = board.driver("DHT22", s))).read(function (r: any) {
-        if (r.err) fail(s); else { s.b = 0; got(m, s, r.temp, r.rh); }
+        s.b = 0;
+        got(s, r.err ? NaN : r.temp, r.rh);
       });
     } else if (t == "ds18b20") {
       s.b = 1;
       (s.h || (s.h = board.driver("DS18B20", s))).getTemp(function (v: any) {
-        if (v === null || v === undefined) fail(s); else { s.b = 0; got(m, s, v); }
+        s.b = 0;
+        got(s, v === null || v === undefined ? NaN : v);
       });
     } else if (t == "bme280") {
       r = (s.h || (s.h = board.driver("BME280", s))).getData();
-      got(m, s, r.temp, r.humidity, r.pressure);
+      got(s, r.temp, r.humidity, r.pressure);
     } else if (t == "user") {
       // The user's read is guarded by mote-script (its exceptions are reported there).
-      r = s.r(function (v: any) { if (v !== undefined) got(m, s, v); });
-      if (r !== undefined) got(m, s, r);
-    } else got(m, s, t == "analog" ? board.analog(s.pin) : t == "digital" ? board.read(s.pin) == 1 :
+      r = s.r(function (v: any) { if (v !== undefined) got(s, v); });
+      if (r !== undefined) got(s, r);
+    } else got(s, t == "analog" ? board.analog(s.pin) : t == "digital" ? board.read(s.pin) == 1 :
       t == "internal-temperature" ? board.temperature() : t == "memory" ? board.memory().free :
       t == "uptime" ? board.seconds() - m.t0 : rssi(m));
   } catch (e) {
-    fail(s);
+    got(s, NaN);
   }
 }
 
-// The running device and the period of the shared sensor timer in ms (0: none). One timer ticks for all
-// the sensors (each timer costs ~12 variables on the board, a countdown 1): each sensor counts down its
-// own period in ticks in s.k and is read when it reaches 0. The tick is the periods' greatest common
-// divisor, so every sensor keeps its exact period; when that is below 100 ms (periods such as 0.25 s
-// and 0.33 s), the sensors get a timer each instead of a busy tick.
-var M: Mote, T = 0;
 
 function tick() {
   var l = M.c.sensors, i: number, s: any;
