@@ -1,5 +1,5 @@
-// Sensors: each one read every `every` seconds by its own timer. A value is published on
-// <base>/<name> (dht22: <base>/<name>/temperature and /humidity; bme280 also /pressure in hPa; scale and
+// Sensors: each one read every `every` seconds (one timer ticks for all of them: see tick()). A value is
+// published on <base>/<name> (dht22: <base>/<name>/temperature and /humidity; bme280 also /pressure in hPa; scale and
 // offset apply to the temperature) when it moved more than `deadband` since the last publish, or after
 // `heartbeat` periods without one. A failed read publishes nothing and counts an error in s.e; it never
 // stops the others. A `button` is not read on a timer: setWatch reports its edges (debounced, `debounce`
@@ -8,7 +8,7 @@
 // function s.r (a value returned, or passed to the callback it gets).
 // Defaults (config.schema.json) are applied here, not stored, and the state lives on the sensor's own
 // config object, created as needed: v/w/x last published values, n periods since, e errors, h driver
-// object, b read in progress. Few properties per sensor: each costs variables on the board.
+// object, b read in progress, k ticks left until the next read. Few properties per sensor: each costs variables on the board.
 // With "sleep" (feature mote-sleep) no timers run: that feature reads each sensor once per wake through
 // m.rd, and readings taken before the connection is up go to m.q, its store for the next connection.
 import type { Mote } from "./mote.js";
@@ -111,7 +111,7 @@ export function startSensors(m: Mote) {
     } else if (!m.c.sleep) {
       timed.push(s);
       // The greatest common divisor of the periods in ms so far (Euclid).
-      for (a = T, b = p = Math.round((s.every || 60) * 1000); b; ) { p = a % b; a = b; b = p; }
+      for (a = T, b = p = Math.max(1, Math.round((s.every || 60) * 1000)); b; ) { p = a % b; a = b; b = p; }
       T = a;
     }
   }

@@ -6,7 +6,7 @@
 // (boards/examples/esp8266-nodemcu.json, broker set to the bench's Mosquitto). Features off.
 //
 // Run on its own for the breakdown (E.getSizeOf of the runtime's objects, the module cache, trace()):
-//   node .build/host/src/tools/bench-runtime.js [--trace] [--log] [--config FILE] [--board ID]
+//   node .build/host/src/tools/bench-runtime.js [--trace] [--log] [--config FILE] [--board ID] [--modules diag,ha]
 // (BENCH_FIRMWARE=DIR measures another build's firmware/ folder.)
 // The probes are typed into the interpreter's console (stdin), as a person at the board's REPL would;
 // each clears the console history first, which would otherwise keep the typed lines in variables.
@@ -36,7 +36,7 @@ export function interpreters(): [string, string][] {
 
 /** The example config pointed at the bench's broker. */
 export function exampleConfig(port: number, file = EXAMPLE): any {
-  const c = JSON.parse(fs.readFileSync(path.join(ROOT, file), "utf8"));
+  const c = JSON.parse(fs.readFileSync(path.resolve(ROOT, file), "utf8"));
   c.mqtt.host = "127.0.0.1";
   c.mqtt.port = port;
   c.base = c.base || "bench/runtime/" + process.pid;
@@ -207,8 +207,11 @@ async function main(): Promise<void> {
     const bins = interpreters();
     for (const [label, bin] of bins) {
       const probes = PROBES.map((p) => p[1]);
+      // --modules diag,ha: those feature modules (firmware/mote-<name>.js) in Storage as well.
+      const mods = (opt("--modules") || "").split(",").filter((x) => x).map((n): [string, string] =>
+        ["mote-" + n, fs.readFileSync(path.join(process.env.BENCH_FIRMWARE || path.join(ROOT, "firmware"), "mote-" + n + ".js"), "latin1")]);
       const r = await runRuntime(bin, bins[0][1], exampleConfig(broker.port, opt("--config")), opt("--board") || "esp8266-nodemcu", probes,
-        [], args.includes("--trace") && label.startsWith("ESP32"));
+        mods, args.includes("--trace") && label.startsWith("ESP32"));
       console.log(`== ${label}: ${r.error || `used ${r.usage}, free ${r.free} of ${r.total}; after a reading of each sensor used ${r.usageRead}, free ${r.freeRead}`}`);
       PROBES.forEach((p, i) => console.log(`  ${p[0].padEnd(20)} ${r.probes[i]}`));
       if (args.includes("--trace") && label.startsWith("ESP32")) {
