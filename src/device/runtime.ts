@@ -21,14 +21,18 @@ export type { Mote };
  * its config names. A missing or throwing module is reported, never fatal: the board stays up.
  */
 export function feature(m: Mote, name: string): any {
-  var f: any;
+  var f: any, x: any;
   try {
     // The board is passed in: a feature importing board.ts would carry its own copy of it.
-    f = board.module("mote-" + name).start(m, board);
-  } catch (x) {
-    m.errors.push(name + ": " + (x as Error).message);
-    m.log(name + ": " + (x as Error).message);
+    f = (x = board.module("mote-" + name)).start(m, board);
+  } catch (e) {
+    m.errors.push(name + ": " + (e as Error).message);
+    m.log(name + ": " + (e as Error).message);
   }
+  // Started, a feature lives on in what it registered (listeners, timers, m.f), and its module scope
+  // keeps its exports: without start (some 8 variables) and out of require's cache, they hold nothing.
+  if (x) delete x.start;
+  board.forget("mote-" + name);
   return (m.f || (m.f = {}))[name] = f;
 }
 

@@ -3,6 +3,7 @@
 // where that works: every wrapper function costs variables on the board.
 declare var OneWire: any;
 declare var I2C: any;
+declare var Modules: { removeCached(name: string): void };
 
 // Storage's functions are the library's own (they do not use `this`): referenced, they cost 3 variables
 // each on the board; a wrapper function costs 6-10 (its code, scope and one per parameter).
@@ -38,6 +39,8 @@ export const board = {
   },
   /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in (ESP32, ESP8266 for mote-sleep). */
   module: require as (name: string) => any,
+  /** Lets a module loaded with module() go: require's cache holds its exports until then. */
+  forget: Modules.removeCached as (name: string) => void,
   /** A Storage file as a string (undefined when missing), and writing one (features keep small state). */
   readText: S.read as (name: string) => any,
   writeText: S.write as (name: string, data: string, offset?: number, size?: number) => any,

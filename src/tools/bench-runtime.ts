@@ -132,7 +132,8 @@ export async function runRuntime(bin: string, writer: string, cfg: any | undefin
       res.usage = m.usage; res.free = m.free; res.total = m.total;
       // Every sensor read once now (as its timer will), then the figure again.
       await ask(`mote.c.sensors.forEach(function(s){if(s.type!="button")mote.rd(mote,s)}),1`);
-      await sleep(1500);
+      // Long enough for what follows a reading (Home Assistant sends its states round 0.5-2 s after one).
+      await sleep(3000);
       const r = JSON.parse((await ask("JSON.stringify(process.memory())")) || "{}");
       res.usageRead = r.usage; res.freeRead = r.free;
       for (const q of probes) res.probes.push((await ask(q, 8000)) ?? "(no answer)");
