@@ -1,9 +1,11 @@
 // `npm run bench`, runtime section (issue 12): the device runtime as a board runs it, on the real
-// interpreter, loaded from Storage: .bootcde (firmware/mote.js), mote.json, mote.board and the feature
-// modules written into ./espruino.flash, then the interpreter started with no script (it boots from
-// Storage as a board does) and connected to Mosquitto. Figures: process.memory().usage / free once
-// mote.up, on both layouts (16,383 and 1,600 variables), for the 4-sensor, 2-actuator example
-// (boards/examples/esp8266-nodemcu.json, broker set to the bench's Mosquitto). Features off.
+// interpreter, loaded from Storage: .bootcde (firmware/mote.js), mote.json and mote.board (and feature
+// modules when asked) written into ./espruino.flash, then the interpreter started with no script (it
+// boots from Storage as a board does) and connected to Mosquitto. Figures, on both layouts (16,383 and
+// 1,600 variables), for the 4-sensor, 2-actuator example (boards/examples/esp8266-nodemcu.json, broker set
+// to the bench's Mosquitto), features off: process.memory() once mote.up, again after one reading of each
+// sensor (the steady state: each keeps its last value), and the bare interpreter's for comparison.
+// runRuntime(bin, writer, cfg, board, probes, [[name, text]...]) measures other configs and modules.
 //
 // Run on its own for the breakdown (E.getSizeOf of the runtime's objects, the module cache, trace()):
 //   node .build/host/src/tools/bench-runtime.js [--trace] [--log] [--config FILE] [--board ID] [--modules diag,ha]
