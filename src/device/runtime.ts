@@ -6,7 +6,7 @@
 import { Client } from "../session/client.js";
 import { platform } from "../platform/net.js";
 import { board } from "../platform/board.js";
-import { validateConfig, applyDefaults } from "./config.js";
+import { validateConfig, applyDefaults, release } from "./config.js";
 import { joinWifi } from "./wifi.js";
 import { startSensors } from "./sensors.js";
 import { startActuators } from "./actuators.js";
@@ -56,6 +56,7 @@ export function start(): Mote {
   e = c === undefined ? ["mote.json: missing or not valid JSON"] : validateConfig(c, b || (board.wifi() ? undefined : { wifi: false }));
   if (e.length && e[0].indexOf("config:") == 0) c = {};
   c = applyDefaults(c || {}, board.serial());
+  release();
   m.c = c; m.base = c.base; m.errors = e; m.bad = e.join("|");
   for (i = 0; i < e.length; i++) log("config: " + e[i]);
   q = c.mqtt;
