@@ -48,7 +48,9 @@ function command(topic: any, msg?: string, p?: any) {
   }
 }
 
-export function startActuators(m: Mote) {
+// Runs once, at boot, and then lets its code go (runtime.ts says why).
+export let startActuators = function (m: Mote) {
+  startActuators = undefined as any;
   var l = m.c.actuators, i: number, a: any;
   M = m;
   if (m.wk) m.client.on("publish", command);
@@ -59,4 +61,4 @@ export function startActuators(m: Mote) {
     try { apply(a, +(a.initial || 0)); } catch (e) { m.log("actuator " + a.name + ": " + e); }
     if (!m.wk) m.client.subscribe(m.base + "/" + a.name + "/set", { qos: a.qos === undefined ? 1 : a.qos }, command);
   }
-}
+};

@@ -20,7 +20,7 @@ export type { Mote };
  * src/firmware/mote-<name>.ts) and calls its start(m, board). A board pays variables only for the features
  * its config names. A missing or throwing module is reported, never fatal: the board stays up.
  */
-export function feature(m: Mote, name: string): any {
+export let feature = function (m: Mote, name: string): any {
   var f: any, x: any;
   try {
     // The board is passed in: a feature importing board.ts would carry its own copy of it.
@@ -34,7 +34,7 @@ export function feature(m: Mote, name: string): any {
   if (x) delete x.start;
   board.forget("mote-" + name);
   return (m.f || (m.f = {}))[name] = f;
-}
+};
 
 
 // The running device: one per board. Module-level functions below read it instead of closures made in
@@ -46,7 +46,11 @@ function connected() { M.up = 1; log("connected to " + M.client._host + ":" + M.
 function disconnected(r: string) { M.up = 0; log("disconnected: " + r); }
 function failed(x: any) { log("mqtt: " + x.message); }
 
-export function start(): Mote {
+// Boot-only functions (start, feature, startSensors, startActuators, joinWifi) are function expressions
+// in `let`s that are cleared once they have run: a function declaration stays resident for good (some 6
+// variables each, its code being in flash), and these are never called again.
+export let start = function (): Mote {
+  start = undefined as any;
   var c = board.readJSON("mote.json", true), b = board.readJSON("mote.board", true),
     // up: 1/0, an integer (1 variable) rather than a boolean (2).
     m: any = M = { t0: board.seconds(), up: 0, log: log } as any,
@@ -91,6 +95,7 @@ export function start(): Mote {
   if (c.homeassistant) feature(m, "ha");
   // The user's own code, when there is some, after everything else is set up.
   if (board.readText("mote-user.js") !== undefined) feature(m, "script");
+  feature = undefined as any;
   joinWifi(m);
   return m;
-}
+};

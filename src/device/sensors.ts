@@ -96,7 +96,9 @@ function tick() {
   for (i = 0; i < l.length; i++) if ((s = l[i]).k && !--s.k) { s.k = Math.round((s.every || 60) * 1000 / T); read(M, s); }
 }
 
-export function startSensors(m: Mote) {
+// Runs once, at boot, and then lets its code go (runtime.ts says why).
+export let startSensors = function (m: Mote) {
+  startSensors = undefined as any;
   var l = m.c.sensors, i: number, s: any, timed: any[] = [], p: number, a: number, b: number;
   M = m;
   m.rd = read;
@@ -122,4 +124,4 @@ export function startSensors(m: Mote) {
     for (i = 0; i < timed.length; i++) timed[i].k = Math.round((timed[i].every || 60) * 1000 / T);
     board.every(tick, T);
   }
-}
+};

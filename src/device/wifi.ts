@@ -6,7 +6,9 @@
 import type { Mote } from "./mote.js";
 import { board } from "../platform/board.js";
 
-export function joinWifi(m: Mote) {
+// Runs once, at boot, and then lets its code go (runtime.ts says why); the closures keep what they need.
+export let joinWifi = function (m: Mote) {
+  joinWifi = undefined as any;
   var W = board.wifi(), w = m.c.wifi, delay = 1000, timer: any = 0;
   if (!W || !w.ssid) { if (W) m.log("wifi: no ssid in mote.json, using the saved network"); m.client.connect(); return; }
   function join() {
@@ -29,7 +31,7 @@ export function joinWifi(m: Mote) {
   m.w = W;
   W.on("disconnected", later);
   join();
-}
+};
 
 // Signal strength in dBm (ESP32 reports it in getStatus, ESP8266 in getDetails); undefined without WiFi.
 export function rssi(m: Mote): any {
