@@ -82,9 +82,13 @@ export async function runRuntime(bin: string, writer: string, cfg: any | undefin
   // BENCH_FIRMWARE=dir: another build's firmware/ (before/after comparisons).
   const fw = (n: string) => fs.readFileSync(path.join(process.env.BENCH_FIRMWARE || path.join(ROOT, "firmware"), n + ".js"), "latin1");
   // cfg undefined: the bare interpreter (the same Storage files but no boot code), the figure to subtract.
+  // The client's parts (firmware/mote-mqtt-*.js, loaded on use) go in as flash.sh puts them.
+  const dirFw = process.env.BENCH_FIRMWARE || path.join(ROOT, "firmware");
+  const parts = fs.readdirSync(dirFw).filter((f) => /^mote-mqtt-.*\.js$/.test(f)).map((f): [string, string] => [f.slice(0, -3), fw(f.slice(0, -3))]);
   const files: [string, string][] = [
     ["mote.json", JSON.stringify(cfg ?? {})],
     ["mote.board", JSON.stringify(compactBoard(loadBoard(boardId)))],
+    ...parts,
     ...extra,
   ];
   if (cfg) files.push([".bootcde", fw("mote")]);
