@@ -18,33 +18,42 @@ export function echo(m: Mote, a: any) {
   m.client.publish(m.base + "/" + a.name, String(a.v), { qos: a.qos === undefined ? 1 : a.qos, retain: true });
 }
 
-export function startActuators(m: Mote) {
-  var l = m.c.actuators, i: number, a: any;
-  function command(topic: string, msg: string, p: any) {
-    var j: number, b: any, t: string, v: any, pct: boolean, n: number;
-    for (j = 0; j < l.length; j++) if (m.base + "/" + l[j].name + "/set" == topic) b = l[j];
-    // b.r: an actuator of the user's code (mote-script), which obeys its own subscription.
-    if (!b || b.r || (p && p.retain && !b.restore)) return;
-    t = String(msg).trim().toLowerCase();
-    if (t == "1" || t == "true" || t == "on") v = 1;
-    else if (t == "0" || t == "false" || t == "off") v = 0;
-    else if (b.type == "pwm" && t) {
-      pct = t.charAt(t.length - 1) == "%";
-      n = Number(pct ? t.slice(0, -1) : t);
-      if (n >= 0 && n <= (pct ? 100 : 1)) v = pct ? n / 100 : n;
-    }
-    if (v === undefined) {
-      m.client.publish(m.base + "/rejected", b.name + ": rejected " + JSON.stringify(String(msg)) + " (expected 1/0, true/false, on/off" +
-        (b.type == "pwm" ? ", 0..1 or 0..100%)" : ")"), { qos: 0, retain: false });
-    } else {
-      apply(b, v);
-      echo(m, b);
-    }
+// The running device (set by startActuators): command() is one module-level function shared by every
+// actuator's subscription, not a closure made at run time (that would stay for good with its scope).
+var M: Mote;
+
+// Also the client's "publish" listener on a wake from deep sleep (mote-sleep): the broker kept the
+// subscriptions in the session, none is sent again (mote-sleep subscribes when the session was lost),
+// and commands queued while the board slept arrive as plain messages: command(packet).
+function command(topic: any, msg?: string, p?: any) {
+  var m = M, l = m.c.actuators, j: number, b: any, t: string, v: any, pct: boolean, n: number;
+  if (typeof topic == "object") { p = topic; msg = p.message; topic = p.topic; }
+  for (j = 0; j < l.length; j++) if (m.base + "/" + l[j].name + "/set" == topic) b = l[j];
+  // b.r: an actuator of the user's code (mote-script), which obeys its own subscription.
+  if (!b || b.r || (p && p.retain && !b.restore)) return;
+  t = String(msg).trim().toLowerCase();
+  if (t == "1" || t == "true" || t == "on") v = 1;
+  else if (t == "0" || t == "false" || t == "off") v = 0;
+  else if (b.type == "pwm" && t) {
+    pct = t.charAt(t.length - 1) == "%";
+    n = Number(pct ? t.slice(0, -1) : t);
+    if (n >= 0 && n <= (pct ? 100 : 1)) v = pct ? n / 100 : n;
   }
-  // Waking from deep sleep (mote-sleep), the broker kept the subscriptions in the session: none is
-  // sent again (mote-sleep subscribes when the session was lost), and commands queued while the board
-  // slept arrive as plain messages.
-  if (m.wk) m.client.on("publish", function (p: any) { command(p.topic, p.message, p); });
+  if (v === undefined) {
+    m.client.publish(m.base + "/rejected", b.name + ": rejected " + JSON.stringify(String(msg)) + " (expected 1/0, true/false, on/off" +
+      (b.type == "pwm" ? ", 0..1 or 0..100%)" : ")"), { qos: 0, retain: false });
+  } else {
+    apply(b, v);
+    echo(m, b);
+  }
+}
+
+// Runs once, at boot, and then lets its code go (runtime.ts says why).
+export let startActuators = function (m: Mote) {
+  startActuators = undefined as any;
+  var l = m.c.actuators, i: number, a: any;
+  M = m;
+  if (m.wk) m.client.on("publish", command);
   for (i = 0; i < l.length; i++) {
     a = l[i];
     // "|" ends the haystack: Espruino's indexOf reports a needle cut off at the string's end as found.
@@ -52,4 +61,4 @@ export function startActuators(m: Mote) {
     try { apply(a, +(a.initial || 0)); } catch (e) { m.log("actuator " + a.name + ": " + e); }
     if (!m.wk) m.client.subscribe(m.base + "/" + a.name + "/set", { qos: a.qos === undefined ? 1 : a.qos }, command);
   }
-}
+};

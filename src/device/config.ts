@@ -16,7 +16,8 @@ export interface CompactBoard { id: string; pins: string; tls?: boolean; wifi?: 
 // esp32-devkitc"); [] when the config is good. A value of the wrong type or out of range is also
 // deleted from the config, so that applyDefaults puts the default in its place: a device with a bad
 // config still runs with what is usable (and reports the errors).
-export function validateConfig(c: any, b?: Partial<CompactBoard>): string[] {
+// A function expression in a `let` (as applyDefaults below): release() can let it go on the board.
+export let validateConfig = function (c: any, b?: Partial<CompactBoard>): string[] {
   var e: string[] = [], names: any = {}, i: number, l: any, o: any, t: any, k: string;
   // One message per key: a later problem with a key that already has one is not reported.
   function err(p: string, m: string) {
@@ -147,14 +148,14 @@ export function validateConfig(c: any, b?: Partial<CompactBoard>): string[] {
   }
   if (c.limits) check(c.limits, "limits.", { inflight: "i1,19", queue: "i0,100", max_packet: "i64,65536" });
   return e;
-}
+};
 
 // Fills in the defaults (documented in config.schema.json), in place, and returns the config.
 // Tolerates a config that failed validation (missing objects become empty ones). The defaults of each
-// sensor and actuator are filled in only with items = true (host tools, tests): the board leaves them
-// out, saving some 14 variables per sensor, and sensors.ts / actuators.ts use the same defaults where
-// they read the values.
-export function applyDefaults(c: any, serial: string, items?: boolean): any {
+// sensor and actuator, and mqtt's tls, keep_alive and clean_session, are filled in only with items = true
+// (host tools, tests): the board leaves them out, saving some 14 variables per sensor, and sensors.ts /
+// actuators.ts / the client use the same defaults where they read the values.
+export let applyDefaults = function (c: any, serial: string, items?: boolean): any {
   var i: number, a: any, m: any;
   function def(o: any, d: any) {
     for (var k in d) if (o[k] === undefined) o[k] = d[k];
@@ -163,7 +164,9 @@ export function applyDefaults(c: any, serial: string, items?: boolean): any {
   function obj(o: any) { return o !== null && typeof o == "object" && !Array.isArray(o) ? o : {}; }
   def(c.wifi = obj(c.wifi), { password: "" });
   m = c.mqtt = obj(c.mqtt);
-  def(m, { client_id: serial, tls: false, keep_alive: 60, clean_session: true });
+  def(m, { client_id: serial });
+  // The client's own defaults: stored only for the host tools (each stored field costs the board 2-4 variables).
+  if (items) def(m, { tls: false, keep_alive: 60, clean_session: true });
   def(m, { port: m.tls ? 8883 : 1883 });
   def(c, { base: "mote/" + m.client_id });
   def(c, { status: c.base + "/status" });
@@ -177,7 +180,13 @@ export function applyDefaults(c: any, serial: string, items?: boolean): any {
     a.initial = +a.initial;
   }
   return c;
-}
+};
+
+// The board checks its config once, at boot: then release() drops both functions and itself, which
+// frees their variables (function declarations would stay resident for good, ~7 variables each).
+export let release = function () {
+  validateConfig = applyDefaults = release = undefined as any;
+};
 
 // Host side (tree-shaken out of the firmware): boards/<id>.json -> the compact board the validator reads.
 export function compactBoard(board: any): CompactBoard {

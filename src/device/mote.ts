@@ -8,7 +8,7 @@ export interface Mote {
   errors: string[];  // what validateConfig found
   bad: string;       // errors joined: sensors[i] / actuators[i] named there are skipped
   client: Client;
-  up: boolean;       // MQTT connected
+  up: number;        // 1 while MQTT is connected, else 0 (an integer: 1 variable on the board, a boolean 2)
   t0: number;        // getTime() at start
   w?: any;           // the Wifi module, on boards that have one
   log(msg: string): void;

@@ -6,11 +6,11 @@
 import { Client } from "../session/client.js";
 import { platform } from "../platform/net.js";
 import { board } from "../platform/board.js";
-import { validateConfig, applyDefaults } from "./config.js";
+import { validateConfig, applyDefaults, release } from "./config.js";
 import { joinWifi } from "./wifi.js";
 import { startSensors } from "./sensors.js";
 import { startActuators } from "./actuators.js";
-import { will, online, offline } from "./status.js";
+import { online, offline } from "./status.js";
 import { VERSION } from "./version.js";
 import type { Mote } from "./mote.js";
 
@@ -21,56 +21,70 @@ export type { Mote };
  * src/firmware/mote-<name>.ts) and calls its start(m, board). A board pays variables only for the features
  * its config names. A missing or throwing module is reported, never fatal: the board stays up.
  */
-export function feature(m: Mote, name: string): any {
-  var f: any;
+export let feature = function (m: Mote, name: string): any {
+  var f: any, x: any;
   try {
     // The board is passed in: a feature importing board.ts would carry its own copy of it.
-    f = board.module("mote-" + name).start(m, board);
-  } catch (x) {
-    m.errors.push(name + ": " + (x as Error).message);
-    m.log(name + ": " + (x as Error).message);
+    f = (x = board.module("mote-" + name)).start(m, board);
+  } catch (e) {
+    m.errors.push(name + ": " + (e as Error).message);
+    m.log(name + ": " + (e as Error).message);
   }
+  // Started, a feature lives on in what it registered (listeners, timers, m.f), and its module scope
+  // keeps its exports: without start (some 8 variables) and out of require's cache, they hold nothing.
+  if (x) delete x.start;
+  board.forget("mote-" + name);
   return (m.f || (m.f = {}))[name] = f;
-}
+};
 
 
-// mqtt.servers with each port defaulted to mqtt.port (1883, or 8883 with TLS), as one host would be.
-function servers(q: any): any {
-  var l = q.servers, i: number;
-  for (i = 0; l && i < l.length; i++) if (l[i] && !l[i].port) l[i].port = q.port;
-  return l;
-}
+// The running device: one per board. Module-level functions below read it instead of closures made in
+// start(): each closure would stay for good (~8 variables) and keep start()'s whole scope alive with it.
+var M: Mote;
 
-export function start(): Mote {
-  var c = board.readJSON("mote.json"), b = board.readJSON("mote.board"),
-    m: any = { t0: board.seconds(), up: false, v: VERSION, log: function (s: string) { console.log("mote: " + s); } },
+function log(s: string) { console.log("mote: " + s); }
+function connected() { M.up = 1; log("connected to " + M.client._host + ":" + M.client._port); online(M); }
+function disconnected(r: string) { M.up = 0; log("disconnected: " + r); }
+function failed(x: any) { log("mqtt: " + x.message); }
+
+// Boot-only functions (start, feature, startSensors, startActuators, joinWifi) are function expressions
+// in `let`s that are cleared once they have run: a function declaration stays resident for good (some 6
+// variables each, its code being in flash), and these are never called again.
+export let start = function (): Mote {
+  start = undefined as any;
+  var c = board.readJSON("mote.json", true), b = board.readJSON("mote.board", true),
+    // up: 1/0, an integer (1 variable) rather than a boolean (2).
+    m: any = M = { t0: board.seconds(), up: 0, v: VERSION, log: log } as any,
     e: string[], i: number, q: any, client: Client;
-  if (!b) m.log("no mote.board in Storage: pins not checked");
+  if (!b) log("no mote.board in Storage: pins not checked");
   // Without a board file, what the board has tells whether WiFi settings are needed.
   e = c === undefined ? ["mote.json: missing or not valid JSON"] : validateConfig(c, b || (board.wifi() ? undefined : { wifi: false }));
   if (e.length && e[0].indexOf("config:") == 0) c = {};
   c = applyDefaults(c || {}, board.serial());
+  release();
   m.c = c; m.base = c.base; m.errors = e; m.bad = e.join("|");
-  // The closures made below keep this scope alive: let the board's pin table go.
-  b = undefined;
-  for (i = 0; i < e.length; i++) m.log("config: " + e[i]);
+  for (i = 0; i < e.length; i++) log("config: " + e[i]);
   q = c.mqtt;
-  if (!q.host && !q.servers) { m.log("no usable broker in mote.json: not connecting"); return m; }
+  if (!q.host && !q.servers) { log("no usable broker in mote.json: not connecting"); return m; }
+  // mqtt.servers with each port defaulted to mqtt.port (1883, or 8883 with TLS), as one host would be.
+  for (i = 0; q.servers && i < q.servers.length; i++) if (q.servers[i] && !q.servers[i].port) q.servers[i].port = q.port;
   try {
     client = m.client = new Client(platform, {
-      host: q.host, port: q.port, servers: servers(q), tls: q.tls, username: q.username, password: q.password, client_id: q.client_id,
+      host: q.host, port: q.port, servers: q.servers, tls: q.tls, username: q.username, password: q.password, client_id: q.client_id,
       // Asleep, a board keeps its session: commands sent meanwhile wait at the broker for its next wake.
-      keep_alive: q.keep_alive, clean_session: c.sleep ? false : q.clean_session, will: will(m),
+      keep_alive: q.keep_alive, clean_session: c.sleep ? false : q.clean_session,
+      // The will: "offline" on <status>, retained (status.ts says what else goes there).
+      will: { topic: c.status, message: "offline", qos: 1, retain: true },
       inflight: c.limits.inflight, queue: c.limits.queue, max_packet: c.limits.max_packet,
     });
   } catch (x) {
-    m.log("mqtt: " + (x as Error).message);
+    log("mqtt: " + (x as Error).message);
     return m;
   }
-  client.on("connected", function () { m.up = true; m.log("connected to " + client._host + ":" + client._port); online(m); });
-  client.on("disconnected", function (r: string) { m.up = false; m.log("disconnected: " + r); });
-  client.on("error", function (x: any) { m.log("mqtt: " + x.message); });
-  m.stop = function () { offline(m); };
+  client.on("connected", connected);
+  client.on("disconnected", disconnected);
+  client.on("error", failed);
+  m.stop = offline;
   // Deep sleep first: it tells the others whether this start is a wake (m.wk).
   if (c.sleep) feature(m, "sleep");
   startActuators(m);
@@ -82,6 +96,7 @@ export function start(): Mote {
   if (c.homeassistant) feature(m, "ha");
   // The user's own code, when there is some, after everything else is set up.
   if (board.readText("mote-user.js") !== undefined) feature(m, "script");
-  joinWifi(m, function () { client.connect(); });
+  feature = undefined as any;
+  joinWifi(m);
   return m;
-}
+};

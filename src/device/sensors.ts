@@ -1,5 +1,5 @@
-// Sensors: each one read every `every` seconds by its own timer. A value is published on
-// <base>/<name> (dht22: <base>/<name>/temperature and /humidity; bme280 also /pressure in hPa; scale and
+// Sensors: each one read every `every` seconds (one timer ticks for all of them: see tick()). A value is
+// published on <base>/<name> (dht22: <base>/<name>/temperature and /humidity; bme280 also /pressure in hPa; scale and
 // offset apply to the temperature) when it moved more than `deadband` since the last publish, or after
 // `heartbeat` periods without one. A failed read publishes nothing and counts an error in s.e; it never
 // stops the others. A `button` is not read on a timer: setWatch reports its edges (debounced, `debounce`
@@ -8,23 +8,31 @@
 // function s.r (a value returned, or passed to the callback it gets).
 // Defaults (config.schema.json) are applied here, not stored, and the state lives on the sensor's own
 // config object, created as needed: v/w/x last published values, n periods since, e errors, h driver
-// object, b read in progress. Few properties per sensor: each costs variables on the board.
+// object, b read in progress, k ticks left until the next read. Few properties per sensor: each costs variables on the board.
 // With "sleep" (feature mote-sleep) no timers run: that feature reads each sensor once per wake through
 // m.rd, and readings taken before the connection is up go to m.q, its store for the next connection.
 import type { Mote } from "./mote.js";
 import { rssi } from "./wifi.js";
 import { board } from "../platform/board.js";
 
-function round(x: number) { return Math.round(x * 1000) / 1000; }
+// The running device and the period of the shared sensor timer in ms (0: none). One timer ticks for all
+// the sensors (each timer costs ~12 variables on the board, a countdown 1): each sensor counts down its
+// own period in ticks in s.k and is read when it reaches 0. The tick is the periods' greatest common
+// divisor, so every sensor keeps its exact period; when that is below 100 ms (periods such as 0.25 s
+// and 0.33 s), the sensors get a timer each instead of a busy tick.
+var M: Mote, T = 0;
 
-function got(m: Mote, s: any, v: any, w?: number, x?: number) {
-  var num = typeof v == "number", t = m.base + "/" + s.name, q = { qos: s.qos, retain: s.retain }, d = s.deadband || 0;
+// A value v (w, x: humidity and pressure) read from sensor s of the running device M.
+function got(s: any, v: any, w?: number, x?: number) {
+  var m = M, num = typeof v == "number", t = m.base + "/" + s.name, q = { qos: s.qos, retain: s.retain }, d = s.deadband || 0;
   // NaN is a failed read (E.getTemperature() where the chip has no sensor, a DHT checksum error, an
-  // unwired analog pin on some boards): nothing to publish.
-  if ((num && isNaN(v)) || (w !== undefined && isNaN(w)) || (x !== undefined && isNaN(x))) return fail(s);
-  if (num) v = round(v * (s.scale === undefined ? 1 : s.scale) + (s.offset || 0));
-  if (w !== undefined) w = round(w);
-  if (x !== undefined) x = round(x);
+  // unwired analog pin on some boards; read() passes NaN for a driver's error or an exception): nothing
+  // to publish, one more error counted, and the read is over.
+  if ((num && isNaN(v)) || (w !== undefined && isNaN(w)) || (x !== undefined && isNaN(x))) { s.b = 0; s.e = (s.e || 0) + 1; return; }
+  // Rounded to 3 decimals (inline: a helper function would cost its variables for good).
+  if (num) v = Math.round((v * (s.scale === undefined ? 1 : s.scale) + (s.offset || 0)) * 1000) / 1000;
+  if (w !== undefined) w = Math.round(w * 1000) / 1000;
+  if (x !== undefined) x = Math.round(x * 1000) / 1000;
   if (s.v === undefined || ++s.n >= (s.heartbeat || 10) || (num ? Math.abs(v - s.v) > d : v !== s.v) ||
     (w !== undefined && Math.abs(w - s.w) > d) || (x !== undefined && Math.abs(x - s.x) > d)) {
     // Publish now, or hand to mote-sleep's store while not connected (without it: dropped).
@@ -41,39 +49,58 @@ function got(m: Mote, s: any, v: any, w?: number, x?: number) {
   }
 }
 
-function fail(s: any) { s.b = 0; s.e = (s.e || 0) + 1; }
-
-function read(m: Mote, s: any) {
+// Reads sensor s (timers, mote-sleep, mote-script). A button is not read: setWatch calls this with
+// its edge e (no function of its own: each costs variables on every board, buttons or not).
+function read(m: Mote, s: any, e?: any) {
   var t = s.type, r: any;
+  if (e) {
+    // Pulled up (pressed = low) unless active_high; every debounced edge is published at once.
+    s.v = e.state == !!s.active_high ? "pressed" : "released";
+    r = m.up ? m.client : m.q;
+    if (r) r.publish(m.base + "/" + s.name, s.v, { qos: s.qos, retain: s.retain });
+    return;
+  }
   if (s.b) return;
   try {
     if (t == "dht22") {
       s.b = 1;
       (s.h || (s.h = board.driver("DHT22", s))).read(function (r: any) {
-        if (r.err) fail(s); else { s.b = 0; got(m, s, r.temp, r.rh); }
+        s.b = 0;
+        got(s, r.err ? NaN : r.temp, r.rh);
       });
     } else if (t == "ds18b20") {
       s.b = 1;
       (s.h || (s.h = board.driver("DS18B20", s))).getTemp(function (v: any) {
-        if (v === null || v === undefined) fail(s); else { s.b = 0; got(m, s, v); }
+        s.b = 0;
+        got(s, v === null || v === undefined ? NaN : v);
       });
     } else if (t == "bme280") {
       r = (s.h || (s.h = board.driver("BME280", s))).getData();
-      got(m, s, r.temp, r.humidity, r.pressure);
+      got(s, r.temp, r.humidity, r.pressure);
     } else if (t == "user") {
       // The user's read is guarded by mote-script (its exceptions are reported there).
-      r = s.r(function (v: any) { if (v !== undefined) got(m, s, v); });
-      if (r !== undefined) got(m, s, r);
-    } else got(m, s, t == "analog" ? board.analog(s.pin) : t == "digital" ? board.read(s.pin) == 1 :
+      r = s.r(function (v: any) { if (v !== undefined) got(s, v); });
+      if (r !== undefined) got(s, r);
+    } else got(s, t == "analog" ? board.analog(s.pin) : t == "digital" ? board.read(s.pin) == 1 :
       t == "internal-temperature" ? board.temperature() : t == "memory" ? board.memory().free :
       t == "uptime" ? board.seconds() - m.t0 : rssi(m));
   } catch (e) {
-    fail(s);
+    got(s, NaN);
   }
 }
 
-export function startSensors(m: Mote) {
-  var l = m.c.sensors, i: number, s: any;
+
+function tick() {
+  var l = M.c.sensors, i: number, s: any;
+  // Only the sensors started below have s.k (user sensors added later run on their own timers).
+  for (i = 0; i < l.length; i++) if ((s = l[i]).k && !--s.k) { s.k = Math.round((s.every || 60) * 1000 / T); read(M, s); }
+}
+
+// Runs once, at boot, and then lets its code go (runtime.ts says why).
+export let startSensors = function (m: Mote) {
+  startSensors = undefined as any;
+  var l = m.c.sensors, i: number, s: any, timed: any[] = [], p: number, a: number, b: number;
+  M = m;
   m.rd = read;
   for (i = 0; i < l.length; i++) {
     s = l[i];
@@ -81,13 +108,20 @@ export function startSensors(m: Mote) {
     // m.bad ends in "|": Espruino's indexOf reports a needle cut off at the string's end as found.
     if ((m.bad + "|").indexOf("sensors[" + i + "]") >= 0) continue;
     if (s.type == "button") {
-      // Pulled up (pressed = low) unless active_high; every debounced edge is published at once.
       board.mode(s.pin, s.active_high ? "input_pulldown" : "input_pullup");
-      board.watch(function (this: any, e: any) {
-        var b = this, P = m.up ? m.client : m.q;
-        b.v = e.state == !!b.active_high ? "pressed" : "released";
-        if (P) P.publish(m.base + "/" + b.name, b.v, { qos: b.qos, retain: b.retain });
-      }.bind(s), s.pin, { repeat: true, edge: "both", debounce: s.debounce === undefined ? 50 : s.debounce });
-    } else if (!m.c.sleep) board.every(read, (s.every || 60) * 1000, m, s);
+      board.watch(read.bind(null, m, s), s.pin, { repeat: true, edge: "both", debounce: s.debounce === undefined ? 50 : s.debounce });
+    } else if (!m.c.sleep) {
+      timed.push(s);
+      // The greatest common divisor of the periods in ms so far (Euclid).
+      for (a = T, b = p = Math.max(1, Math.round((s.every || 60) * 1000)); b; ) { p = a % b; a = b; b = p; }
+      T = a;
+    }
   }
-}
+  if (T && T < 100) {
+    for (i = 0; i < timed.length; i++) board.every(read, (timed[i].every || 60) * 1000, m, timed[i]);
+    T = 0;
+  } else if (T) {
+    for (i = 0; i < timed.length; i++) timed[i].k = Math.round((timed[i].every || 60) * 1000 / T);
+    board.every(tick, T);
+  }
+};

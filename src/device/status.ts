@@ -1,12 +1,9 @@
 // Birth, will and errors: <status> is "online" (birth) or "error" (the config has errors, listed on
 // <base>/error) after connecting, and "offline" from the broker's will on a lost connection or from
-// the device itself before a deliberate disconnect. All retained, QoS 1.
+// the device itself before a deliberate disconnect. All retained, QoS 1. (The will itself is set where
+// the client is made, in runtime.ts's start(): a function for it would stay resident for one call.)
 import type { Mote } from "./mote.js";
 import { echo } from "./actuators.js";
-
-export function will(m: Mote) {
-  return { topic: m.c.status, message: "offline", qos: 1, retain: true };
-}
 
 // On every (re)connection: birth, the config errors (an empty retained message clears old ones),
 // and each actuator's state. A board waking from deep sleep (mote-sleep) published the errors and
@@ -21,8 +18,9 @@ export function online(m: Mote) {
   if (!m.c.sleep) for (i = 0; i < m.c.sensors.length; i++) delete m.c.sensors[i].v; // publish fresh values
 }
 
-// Deliberate stop: say "offline" ourselves (the broker drops the will on DISCONNECT), then disconnect.
-export function offline(m: Mote) {
-  if (m.up) m.client.publish(m.c.status, "offline", { qos: 1, retain: true });
-  m.client.disconnect();
+// Deliberate stop, mote.stop(): say "offline" ourselves (the broker drops the will on DISCONNECT), then
+// disconnect. A method of the mote object (`this`), so that it needs no closure over it.
+export function offline(this: Mote) {
+  if (this.up) this.client.publish(this.c.status, "offline", { qos: 1, retain: true });
+  this.client.disconnect();
 }

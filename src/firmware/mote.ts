@@ -4,4 +4,8 @@ import { start } from "../device/runtime.js";
 
 declare var global: any;
 
-E.on("init", function () { global.mote = start(); });
+E.on("init", function () {
+  global.mote = start();
+  // Started, the listener would stay for good (8 variables): let it go once this event is over.
+  setTimeout(function () { E.removeAllListeners("init"); }, 0);
+});

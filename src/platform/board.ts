@@ -3,10 +3,15 @@
 // where that works: every wrapper function costs variables on the board.
 declare var OneWire: any;
 declare var I2C: any;
+declare var Modules: { removeCached(name: string): void };
+
+// Storage's functions are the library's own (they do not use `this`): referenced, they cost 3 variables
+// each on the board; a wrapper function costs 6-10 (its code, scope and one per parameter).
+const S = require("Storage");
 
 export const board = {
-  /** A JSON file from Storage, or undefined when it is missing or not JSON. */
-  readJSON: (name: string): any => require("Storage").readJSON(name, true),
+  /** A JSON file from Storage; with noExceptions true, undefined when it is missing or not JSON. */
+  readJSON: S.readJSON as (name: string, noExceptions?: boolean) => any,
   /**
    * The Wifi module, or undefined where the board has none (Espruino on Linux, a wired board).
    * The built-in module list is asked first: on the 1,600-variable build, requiring a module that
@@ -33,14 +38,16 @@ export const board = {
     return d.connect(i, { addr: s.address || 0x76 });
   },
   /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in (ESP32, ESP8266 for mote-sleep). */
-  module: (name: string): any => require(name),
+  module: require as (name: string) => any,
+  /** Lets a module loaded with module() go: require's cache holds its exports until then. */
+  forget: Modules.removeCached as (name: string) => void,
   /** A Storage file as a string (undefined when missing), and writing one (features keep small state). */
-  readText: (name: string): any => require("Storage").read(name),
-  writeText: (name: string, data: string, offset?: number, size?: number): any => require("Storage").write(name, data, offset, size),
+  readText: S.read as (name: string) => any,
+  writeText: S.write as (name: string, data: string, offset?: number, size?: number) => any,
   /** Bytes of Storage free (diagnostics). */
-  storageFree: (): number => require("Storage").getFree(),
+  storageFree: S.getFree as () => number,
   /** Restart the interpreter (the restart button of the Home Assistant feature). */
-  reboot: (): void => E.reboot(),
+  reboot: E.reboot as () => void,
   /** Espruino's board name (ESP32, ESP8266_4MB, ...): the device model shown in Home Assistant. */
   model: (): string => process.env.BOARD,
   write: digitalWrite,

@@ -16,7 +16,7 @@
 //      broker: the page's lag, the monitor's memory, scrolling
 //
 // BENCH_ONLY=name[,name...] runs only those sections: bundle, node, text, espruino (with the targets),
-// ha, battery, fleet. BENCH_FLEET=0 leaves out the fleet section (4-8 minutes).
+// runtime (the device runtime's variables from Storage, bench-runtime.ts), ha, battery, fleet. BENCH_FLEET=0 leaves out the fleet section (4-8 minutes).
 //
 // Environment: ESPRUINO (interpreter, 16383-variable layout), ESPRUINO_1600 (default: espruino-1600 next
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
@@ -38,6 +38,7 @@ import { runEspruino, writeStorage, type EspruinoRun } from "./espruino-run.js";
 import { sectionBattery } from "./bench-battery.js";
 import { sectionFleet } from "./bench-fleet.js";
 import { sectionHomeAssistant } from "./bench-ha.js";
+import { sectionRuntime } from "./bench-runtime.js";
 
 // The repository: this file runs as .build/host/src/tools/bench.js.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -776,7 +777,7 @@ async function main(): Promise<void> {
   const want = (name: string) => (!only || only.includes(name)) && !(name == "fleet" && process.env.BENCH_FLEET == "0");
   const guard = async (fn: () => unknown) => { try { await fn(); } catch (e) { console.log(`  skipped: ${errText(e)}`); } };
   if (want("bundle")) await guard(sectionBundle);
-  if (want("node") || want("espruino") || want("ha") || want("battery")) {
+  if (want("node") || want("text") || want("espruino") || want("runtime") || want("ha") || want("battery")) {
     let broker: MosquittoInstance | undefined, brokerError: string | undefined;
     try {
       broker = await startMosquitto();
@@ -793,6 +794,7 @@ async function main(): Promise<void> {
       }
       const bin = existing(process.env.ESPRUINO);
       const bin1600 = bin && existing(process.env.ESPRUINO_1600 || path.join(path.dirname(bin), "espruino-1600"));
+      if (want("runtime")) await guard(() => sectionRuntime(broker));
       if (want("ha")) await guard(() => sectionHomeAssistant(broker, FW, bin, bin1600));
       if (want("battery")) await guard(() => sectionBattery(broker));
     } finally {

@@ -252,7 +252,7 @@ async function main(): Promise<number> {
     if (board.closed) return;
     try {
       const d = board.json(`typeof mote == "object" && mote.c ? {base: mote.base, status: mote.c.status, t0: mote.t0,
-        bad: mote.bad, up: mote.up, sensors: mote.c.sensors, actuators: mote.c.actuators,
+        bad: mote.bad, up: !!mote.up, sensors: mote.c.sensors, actuators: mote.c.actuators,
         stats: mote.client ? mote.client.stats() : undefined} : null`, "start.js");
       if (d) Object.assign(dev, d);
     } catch { /* the board is rebooting or broken: keep the last state */ }

@@ -247,7 +247,8 @@ test("applyDefaults without items (the board): sensors and actuators left as the
   applyDefaults(cfg, "x");
   assert.deepEqual(cfg.sensors, [{ name: "m", type: "memory" }]);
   assert.deepEqual(cfg.actuators, [{ name: "l", type: "digital", pin: "D2" }]);
-  assert.equal(cfg.mqtt.keep_alive, 60);
+  // The client's own defaults are not stored on the board either (runtime.test.ts: "mqtt defaults").
+  assert.deepEqual(cfg.mqtt, { host: "broker", client_id: "x", port: 1883 });
 });
 
 test("applyDefaults: tls port, given base, explicit values kept, broken sections", () => {

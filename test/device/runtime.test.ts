@@ -10,6 +10,7 @@ import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js"
 import { mqttjsClient } from "../support/util.js";
 import { ROOT, loadBoard } from "../../src/tools/config-check.js";
 import { compactBoard } from "../../src/device/config.js";
+import { CONNECT, fakeBroker, parseConnect } from "../spec/broker.js";
 
 const FIRMWARE = process.env.MOTE_FIRMWARE || join(ROOT, "firmware/mote.js");
 let broker: MosquittoInstance;
@@ -119,6 +120,25 @@ test("sensors: period, deadband, heartbeat, scale/offset, failing DHT22 does not
   const errs = board.run(`mote.c.sensors[2].e`);
   assert.ok(errs >= 1, `dht22 errors counted: ${errs}`);
   assert.deepEqual(board.errors, []);
+});
+
+test("sensors share one timer, each at its own period; periods whose divisor is under 0.1 s get a timer each", async () => {
+  // uptime sensors publish every reading (the value moves): the mean step between the values one sensor
+  // published is its period as the board's clock saw it.
+  const shared = device({ sensors: [{ name: "fast", type: "uptime", every: 0.2 }, { name: "slow", type: "uptime", every: 0.5 }] });
+  const own = device({ sensors: [{ name: "fast", type: "uptime", every: 0.15 }, { name: "slow", type: "uptime", every: 0.25 }] });
+  const step = (topic: string) => {
+    const v = on(topic).map((m) => Number(m.text));
+    return (v[v.length - 1] - v[0]) / (v.length - 1);
+  };
+  await until(() => on(`${shared.base}/slow`).length >= 5 && on(`${own.base}/slow`).length >= 5, "five readings each", 15000);
+  for (const [topic, period] of [[`${shared.base}/fast`, 0.2], [`${shared.base}/slow`, 0.5], [`${own.base}/fast`, 0.15], [`${own.base}/slow`, 0.25]] as const) {
+    const s = step(topic);
+    assert.ok(Math.abs(s - period) < period * 0.3, `${topic}: mean step ${s.toFixed(3)} s, period ${period} s`);
+  }
+  // One timer for both sensors of the first board (the tick every 0.1 s), one per sensor on the second.
+  assert.equal(shared.board.run("mote.c.sensors.map(function (s) { return s.k === undefined ? 0 : 1; }).join()"), "1,1");
+  assert.equal(own.board.run("mote.c.sensors.map(function (s) { return s.k === undefined ? 0 : 1; }).join()"), "0,0");
 });
 
 test("a sensor reading NaN (ESP8266 has no chip temperature) publishes nothing and counts an error", async () => {
@@ -266,6 +286,8 @@ test("no wifi in mote.json: fine on a board without WiFi (board file or none), a
   await until(() => last(`${wired.base}/status`)?.text == "online", "online on a wired board");
   await until(() => last(`${linux.base}/status`)?.text == "online", "online without a Wifi module");
   await until(() => radio.board.logs.includes("mote: config: wifi: required"), "wifi required on a WiFi board");
+  // <base>/error is published right after the birth: on a loaded machine it can reach the watcher later.
+  await until(() => !!last(`${wired.base}/error`) && !!last(`${linux.base}/error`), "the error topics");
   assert.equal(last(`${wired.base}/error`)?.text, "");
   assert.equal(last(`${linux.base}/error`)?.text, "");
 });
@@ -300,6 +322,24 @@ test("broker down at boot, coming up later", async () => {
     board.close();
   } finally {
     await b2.stop();
+  }
+});
+
+test("mqtt defaults: keep-alive 60, clean session, plain TCP, the serial as client id, the will on <base>/status", async () => {
+  // The board does not store these defaults in its config (variables): the client applies them.
+  const fb = await fakeBroker();
+  try {
+    const { board } = device({ mqtt: { host: "127.0.0.1", port: fb.port } });
+    const c = await fb.conn(0);
+    const p = await c.waitPacket((x) => x.type == CONNECT);
+    const k = parseConnect(p);
+    assert.equal(k.keepAlive, 60);
+    // clean session (0x02), will flag (0x04), will QoS 1 (0x08), will retain (0x20); no user name or password
+    assert.equal(k.flags, 0x2e, `connect flags ${k.flags.toString(2)}`);
+    assert.deepEqual(k.fields, [`sim-${seq}`, `t/${seq}/status`, "offline"]);
+    board.close();
+  } finally {
+    await fb.close();
   }
 });
 

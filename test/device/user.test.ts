@@ -69,6 +69,8 @@ test("API: sensors published and deadbanded, an actuator obeying <base>/<name>/s
   assert.deepEqual(rig.texts(`${base}/error`), [""]);
   assert.equal(rig.last(`${base}/status`)?.text, "online");
   assert.deepEqual(board.errors, []);
+  // Once started, the feature module holds nothing in require's cache (runtime.ts's feature()).
+  assert.equal(board.run(`Modules.getCached().indexOf("mote-script")`), -1);
 });
 
 test("a script throwing at load is reported with its line; the board and the rest of the runtime stay up", async () => {
