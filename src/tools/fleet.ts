@@ -174,8 +174,8 @@ export function bootReal(cfg: any, log?: (l: string) => void): SimBoard {
   const board = new SimBoard({ board: "esp32-devkitc", serial: cfg.mqtt.client_id, log });
   board.storage.writeText("mote.json", JSON.stringify(cfg));
   board.storage.writeText("mote.board", JSON.stringify(compactBoard(loadBoard("esp32-devkitc"))));
-  board.storage.writeText("mote-diag", fw("mote-diag"));
-  board.storage.writeText("mote-ha", fw("mote-ha"));
+  // The feature modules its config uses (the client's parts come with flash()).
+  for (const f of ["mote-diag", "mote-ha", "mote-ha-announce"]) board.storage.writeText(f, fw(f));
   board.flash(fw("mote"));
   board.boot();
   return board;
