@@ -13,6 +13,9 @@ export interface Mote {
   w?: any;           // the Wifi module, on boards that have one
   log(msg: string): void;
   stop(): void;      // publish "offline" and disconnect
+  v: string;         // firmware version (version.ts), for <base>/info
+  /** The boot guard's state (firmware/boot.ts): {r boot reason, w why, s slot, ok()}; undefined without it. */
+  g?: any;
   /** Loaded feature modules by name ("ha", "remote", ...): see feature() in runtime.ts. */
   f?: any;
 }

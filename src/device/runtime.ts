@@ -11,6 +11,7 @@ import { joinWifi } from "./wifi.js";
 import { startSensors } from "./sensors.js";
 import { startActuators } from "./actuators.js";
 import { will, online, offline } from "./status.js";
+import { VERSION } from "./version.js";
 import type { Mote } from "./mote.js";
 
 export type { Mote };
@@ -40,9 +41,22 @@ function servers(q: any): any {
   return l;
 }
 
-export function start(): Mote {
+// At every connect: the identity message (module mote-info, released right after), then, when the boot
+// guard has something to confirm (a new bundle or config on trial, a restart reason to clear), its ok().
+function connected(m: Mote) {
+  try {
+    board.module("mote-info").start(m, board);
+  } catch (x) {
+    m.log("info: " + (x as Error).message);
+  }
+  board.forget("mote-info");
+  if (m.g && m.g.ok) m.g.ok();
+}
+
+/** Starts the runtime; `g` is the boot guard's global moteBoot (undefined when booted without it). */
+export function start(g?: any): Mote {
   var c = board.readJSON("mote.json"), b = board.readJSON("mote.board"),
-    m: any = { t0: board.seconds(), up: false, log: function (s: string) { console.log("mote: " + s); } },
+    m: any = { t0: board.seconds(), up: false, v: VERSION, g: g, log: function (s: string) { console.log("mote: " + s); } },
     e: string[], i: number, q: any, client: Client;
   if (!b) m.log("no mote.board in Storage: pins not checked");
   // Without a board file, what the board has tells whether WiFi settings are needed.
@@ -65,7 +79,7 @@ export function start(): Mote {
     m.log("mqtt: " + (x as Error).message);
     return m;
   }
-  client.on("connected", function () { m.up = true; m.log("connected to " + client._host + ":" + client._port); online(m); });
+  client.on("connected", function () { m.up = true; m.log("connected to " + client._host + ":" + client._port); online(m); connected(m); });
   client.on("disconnected", function (r: string) { m.up = false; m.log("disconnected: " + r); });
   client.on("error", function (x: any) { m.log("mqtt: " + x.message); });
   m.stop = function () { offline(m); };
@@ -76,6 +90,7 @@ export function start(): Mote {
   i = c.diag_every;
   if (i !== 0 && (i || board.readText("mote-diag") !== undefined)) feature(m, "diag");
   if (c.homeassistant) feature(m, "ha");
+  if (c.remote) feature(m, "remote");
   joinWifi(m, function () { client.connect(); });
   return m;
 }
