@@ -97,9 +97,9 @@ export class Host {
    * `corrupt(offset, chunk)` may change a chunk on its way; `stopAfter` stops sending after that many
    * bytes (a dropped transfer). Resolves with the ota_begin reply and, unless stopped, the ota_end reply.
    */
-  async ota(image: Buffer, opts: { hash?: string; corrupt?: (off: number, b: Buffer) => Buffer; stopAfter?: number; ms?: number } = {}) {
+  async ota(image: Buffer, opts: { hash?: string; corrupt?: (off: number, b: Buffer) => Buffer; stopAfter?: number; ms?: number; abort?: () => boolean } = {}) {
     const hash = opts.hash ?? hashHex(this.alg, image);
-    const begin = await this.cmd("ota_begin", { size: image.length, hash, version: "test" });
+    const begin = await this.cmd("ota_begin", { size: image.length, hash, version: "test" }, opts.abort ? 3000 : 10000);
     if (!begin.ok) return { begin };
     const chunk = begin.chunk as number, window = begin.window as number;
     const acks0 = this.on("ota/ack").length;
@@ -111,7 +111,7 @@ export class Host {
       const acks = this.on("ota/ack").slice(acks0);
       if (acks.length) next = Math.max(next, ...acks.map((a) => +a.text));
       if (sent < next) sent = next;
-      if (opts.stopAfter !== undefined && next >= opts.stopAfter) return { begin, next };
+      if ((opts.stopAfter !== undefined && next >= opts.stopAfter) || opts.abort?.()) return { begin, next };
       while (sent < image.length && sent < next + window * chunk) {
         let b = image.subarray(sent, Math.min(sent + chunk, image.length));
         if (opts.corrupt) b = opts.corrupt(sent, Buffer.from(b));
@@ -130,4 +130,12 @@ export const algOf = (board: SimBoard): Alg => board.chip == "ESP32" ? "sha256" 
 
 export function assertWorking(info: Info, bundles: Record<string, string>, what: string) {
   assert.ok(Object.values(bundles).includes(info.hash), `${what}: the board runs a known bundle, not ${info.hash}`);
+}
+
+/** The runtime bundle as built, and the same with another version (so another hash). */
+export function bundles() {
+  const a = Buffer.from(fw("mote"), "latin1");
+  const b = Buffer.from(fw("mote").replace('v:"0.1.0"', 'v:"0.2.0"'), "latin1");
+  assert.notDeepEqual(a, b, "the version is in the bundle");
+  return { a, b };
 }
