@@ -4,11 +4,14 @@
 # 1. builds firmware/mote.js if it is missing (npm run build)
 # 2. validates the config against the board (check-config; also writes .build/flash/<board>/)
 # 3. with the espruino tool (npm devDependency): resets the interpreter, writes Storage files
-#    .bootcde = firmware/mote.js (the boot code), mote.json = the config (minified),
+#    (layout: docs/remote-protocol.md, "Storage layout and boot guard"): .bootcde = firmware/boot.js (the
+#    boot guard), mote.a = firmware/mote.js (the runtime it runs), mote-info (the identity message) and,
+#    when the config has "remote", mote-remote, mote-remote-cfg and mote-remote-ota; mote.json = the config (minified),
 #    mote.board = the board's pin table for the on-board validator, and the Espruino modules the config
 #    needs (DHT22.js, DS18B20.js from --modules DIR, e.g. downloaded from espruino.com/modules; without
-#    them it warns: they must already be in the board's Storage); then prints what Storage holds
-#    (checked against the local sizes) and restarts with load(), which runs the new boot code.
+#    them it warns: they must already be in the board's Storage); then starts the boot state afresh
+#    (slot a confirmed, the last command counter kept; an older update's files erased), prints what
+#    Storage holds (checked against the local sizes) and restarts with load(), which runs the new boot code.
 # --port takes a serial device or tcp://host:port (Espruino's telnet console, e.g. Espruino on Linux
 # started with --telnet, port 2323). --dry-run validates and prints the exact commands, sending nothing.
 # MOTE_FLASH_TIMEOUT (seconds, default 180) bounds the upload; MOTE_FIRMWARE replaces firmware/mote.js.
@@ -89,7 +92,7 @@ else
 fi
 
 # --- 1. build ------------------------------------------------------------------------------------
-if [ ! -f "$fw" ]; then
+if [ ! -f "$fw" ] || [ ! -f firmware/boot.js ]; then
   if [ $dry = 1 ]; then
     echo "# $fw is missing: a real run builds it first"
     show npm run build
@@ -113,14 +116,21 @@ fi
 echo "$result"
 
 cat > "$out/finish.js" <<'EOF'
-var s=require("Storage");
-print("MOTE-FLASH",[".bootcde","mote.json","mote.board"].map(function(n){var d=s.read(n);return d===undefined?-1:d.length;}).join(" "));
+var s=require("Storage"),a=s.readJSON("mote.s0",1)||{g:0},b=s.readJSON("mote.s1",1)||{g:0};
+["mote.s0","mote.s1","mote.b","mote.ota","mote.prev"].forEach(function(n){s.erase(n);});
+s.write("mote.s1",JSON.stringify({g:1,n:(b.g>a.g?b:a).n||0}));
+print("MOTE-FLASH",[".bootcde","mote.a","mote.json","mote.board"].map(function(n){var d=s.read(n);return d===undefined?-1:d.length;}).join(" "));
 setTimeout(load,500);
 EOF
 
 size() { wc -c < "$1" | tr -d ' '; }
+guard=firmware/boot.js
+# The modules of the runtime: mote-info always, remote management when the config asks for it.
+feats=(mote-info)
+node -e 'process.exit(require(process.argv[1]).remote ? 0 : 1)' "$root/$out/mote.json" && feats+=(mote-remote mote-remote-cfg mote-remote-ota)
 if [ -f "$fw" ]; then
   total=$(( $(size "$fw") + $(size "$out/mote.json") + $(size "$out/mote.board") ))
+  for f in "$guard" "${feats[@]/#/firmware/}"; do [ -f "$f" ] && total=$(( total + $(size "${f%.js}.js") )); done
   [ "$total" -le "$storage_bytes" ] ||
     die "$fw + config need $total bytes of Storage but $board has $storage_bytes"
 fi
@@ -136,9 +146,10 @@ while read -r mod; do
     echo "$prog: warning: the config uses Espruino's $mod module: it is not uploaded (no $mod.js in --modules DIR), so it must already be in the board's Storage"
   fi
 done < "$out/modules"
+for f in "${feats[@]}"; do extra+=(--storage "$f:firmware/$f.js"); done
 cmd=(npx espruino --no-ble -b "$baud" -p "$port" --board "$out/espruino-board.json"
-  --storage "mote.json:$out/mote.json" --storage "mote.board:$out/mote.board" "${extra[@]}" --storage ".bootcde:$fw"
-  "$out/finish.js")
+  --storage "mote.json:$out/mote.json" --storage "mote.board:$out/mote.board" "${extra[@]}" --storage "mote.a:$fw"
+  --storage ".bootcde:$guard" "$out/finish.js")
 if [ $dry = 1 ]; then
   show "${cmd[@]}"
   echo "# then the board prints 'MOTE-FLASH <sizes>' (compared with the local files) and restarts with load()"
@@ -162,8 +173,8 @@ fi
 grep -q "ECONNREFUSED" "$log" && die "could not connect to $port: connection refused: $hint"
 grep -q "Unable to connect" "$log" && die "could not connect to $port: $hint"
 [ $rc = 0 ] || die "the espruino tool failed (exit $rc, output in $log): $hint"
-got=$(grep -o 'MOTE-FLASH [-0-9]* [-0-9]* [-0-9]*' "$log" | tail -1 | cut -d' ' -f2-)
+got=$(grep -o 'MOTE-FLASH [-0-9]* [-0-9]* [-0-9]* [-0-9]*' "$log" | tail -1 | cut -d' ' -f2-)
 [ -n "$got" ] || die "the board on $port did not answer (no confirmation in $log): $hint"
-want="$(size "$fw") $(size "$out/mote.json") $(size "$out/mote.board")"
-[ "$got" = "$want" ] || die "upload incomplete: Storage holds .bootcde/mote.json/mote.board of $got bytes, expected $want"
-echo "$prog: done: $fw ($(size "$fw") bytes) is the boot code, mote.json and mote.board written; the board restarted"
+want="$(size "$guard") $(size "$fw") $(size "$out/mote.json") $(size "$out/mote.board")"
+[ "$got" = "$want" ] || die "upload incomplete: Storage holds .bootcde/mote.a/mote.json/mote.board of $got bytes, expected $want"
+echo "$prog: done: $fw ($(size "$fw") bytes) is the runtime (mote.a, run by the boot guard in .bootcde), mote.json and mote.board written; the board restarted"
