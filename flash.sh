@@ -6,7 +6,7 @@
 # 3. with the espruino tool (npm devDependency): resets the interpreter, writes Storage files
 #    (layout: docs/remote-protocol.md, "Storage layout and boot guard"): .bootcde = firmware/boot.js (the
 #    boot guard), mote.a = firmware/mote.js (the runtime it runs), mote-info (the identity message) and,
-#    when the config has "remote", mote-remote, mote-remote-cfg and mote-remote-ota; mote.json = the config (minified),
+#    when the config has "remote", mote-remote, mote-remote-cmd, mote-remote-cfg and mote-remote-ota; mote.json = the config (minified),
 #    mote.board = the board's pin table for the on-board validator, and the Espruino modules the config
 #    needs (DHT22.js, DS18B20.js from --modules DIR, e.g. downloaded from espruino.com/modules; without
 #    them it warns: they must already be in the board's Storage); then starts the boot state afresh
@@ -127,7 +127,7 @@ size() { wc -c < "$1" | tr -d ' '; }
 guard=firmware/boot.js
 # The modules of the runtime: mote-info always, remote management when the config asks for it.
 feats=(mote-info)
-node -e 'process.exit(require(process.argv[1]).remote ? 0 : 1)' "$root/$out/mote.json" && feats+=(mote-remote mote-remote-cfg mote-remote-ota)
+node -e 'process.exit(require(process.argv[1]).remote ? 0 : 1)' "$root/$out/mote.json" && feats+=(mote-remote mote-remote-cmd mote-remote-cfg mote-remote-ota)
 if [ -f "$fw" ]; then
   total=$(( $(size "$fw") + $(size "$out/mote.json") + $(size "$out/mote.board") ))
   for f in "$guard" "${feats[@]/#/firmware/}"; do [ -f "$f" ] && total=$(( total + $(size "${f%.js}.js") )); done

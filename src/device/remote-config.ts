@@ -5,7 +5,7 @@
 // is kept as mote.prev, the boot state puts the new one on trial, mote.json is written and the board
 // restarts on it; the boot guard goes back to mote.prev when the board is not online within
 // remote.confirm seconds (boot.ts). A secret given as "***" keeps its current value.
-import { reply, restart, type Remote } from "./remote.js";
+import { reply, restart, type Remote } from "./remote-cmd.js";
 import { readState, writeState } from "./bootstate.js";
 import { validateConfig } from "./config.js";
 

@@ -9,7 +9,7 @@
 // only makes the resume start earlier, writing the same bytes again). When all bytes are in, the
 // length and the hash of the whole file are checked; only then is the slot put on trial in the boot
 // state and the board restarted: the boot guard runs it and goes back when it fails (boot.ts).
-import { reply, refuse, restart, endOta, type Remote } from "./remote.js";
+import { reply, refuse, restart, endOta, type Remote } from "./remote-cmd.js";
 import { readState, writeState } from "./bootstate.js";
 import { hex } from "./hash.js";
 
@@ -17,6 +17,19 @@ var META = "mote.ota";
 
 function ack(x: Remote) {
   x.m.client.publish(x.m.base + "/ota/ack", "" + x.o.x, { qos: 1 });
+}
+
+/**
+ * A message while the transfer is on: a chunk when its offset is a number (not our own acks on
+ * <base>/ota/ack), a command through mote-remote-cmd.
+ */
+export function handle(x: Remote, t: string, msg: string) {
+  var c = x.m.base + "/cmd", off = +t.substr(c.length + 1), h: any;
+  if (t == c) {
+    h = x.b.module("mote-remote-cmd");
+    h.handle(x, t, msg);
+    x.b.forget("mote-remote-cmd");
+  } else if (off >= 0) chunk(x, off, msg);
 }
 
 /** ota_begin {n, size, hash, version}: refuses, or starts/resumes the transfer (x.o) and replies next/chunk/window. */
@@ -50,8 +63,11 @@ export function begin(x: Remote, d: any) {
 }
 
 /** A chunk at `off`: written when it is the one expected; the next offset is acknowledged. */
-export function chunk(x: Remote, off: number, data: string) {
+function chunk(x: Remote, off: number, data: string) {
   var o = x.o, e = "";
+  // A transfer that stops (the connection dropped, the host gave up) is let go after a minute.
+  clearTimeout(o.t);
+  o.t = x.b.after(function () { endOta(x); }, 60000);
   if (off != o.x) return ack(x);
   if (!data.length || data.length > o.c || off + data.length > o.z) e = "chunk of " + data.length + " bytes at " + off + " does not fit";
   else try {

@@ -14,7 +14,7 @@ declare var global: any;
 
 var TRIES = 3;
 
-(function () {
+function guard() {
   var S = require("Storage"), st = readState(S), B: any = global.moteBoot = { r: st.r || "power", w: st.why, s: st.ok || "a" },
     tm: any, code: any;
 
@@ -52,13 +52,20 @@ var TRIES = 3;
     st = { g: st.g, n: st.n, ok: st.t == "ota" ? st.s : st.ok };
     writeState(S, st);
   };
-  code = S.read("mote." + B.s);
-  try {
-    // Indirect eval: the bundle's text stays in flash (a Storage string), it is not copied to RAM.
-    (0, eval)(code);
-  } catch (e) {
+  // A bundle that throws while it is evaluated.
+  B.x = function (e: any) {
     print("Uncaught " + e);
-    if (st.t) fail("threw at boot: " + (e as Error).message);
-  }
-  code = undefined;
-})();
+    if (st.t) fail("threw at boot: " + (e && e.message));
+  };
+}
+
+guard();
+// The bundle is evaluated here, at the top level: there Espruino keeps the text of its functions in
+// flash (the Storage string); evaluated inside a function it costs some 230 variables more (measured
+// on the 1600-variable build). Indirect eval, so that the build's minifier leaves the names alone.
+try {
+  (0, eval)(require("Storage").read("mote." + global.moteBoot.s));
+} catch (e) {
+  global.moteBoot.x(e);
+}
+delete global.moteBoot.x;

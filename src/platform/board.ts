@@ -22,8 +22,10 @@ export const board = {
   },
   /** A DHT22 or DS18B20 driver on `pin` (Espruino's modules of those names, from Storage). */
   driver: (name: string, pin: Pin): any => require(name).connect(name == "DS18B20" ? new OneWire(pin) : pin),
-  /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in. */
+  /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in (Storage, crypto). */
   module: (name: string): any => require(name),
+  /** Lets a module loaded with module() go: its exports are freed once nothing else holds them. */
+  forget: (name: string): void => Modules.removeCached(name),
   /** A Storage file as a string (undefined when missing), and writing one (features keep small state). */
   readText: (name: string): any => require("Storage").read(name),
   writeText: (name: string, data: string): any => require("Storage").write(name, data),

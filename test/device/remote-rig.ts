@@ -18,7 +18,7 @@ export const KEY = "k3y-0f-th1s-b0ard-for-tests";
 export function flashFiles(boardId: string, cfg: any): Record<string, string> {
   return {
     ".bootcde": fw("boot"), "mote.a": fw("mote"), "mote-info": fw("mote-info"), "mote-remote": fw("mote-remote"),
-    "mote-remote-cfg": fw("mote-remote-cfg"), "mote-remote-ota": fw("mote-remote-ota"),
+    "mote-remote-cfg": fw("mote-remote-cfg"), "mote-remote-cmd": fw("mote-remote-cmd"), "mote-remote-ota": fw("mote-remote-ota"),
     "mote.json": JSON.stringify(cfg), "mote.board": JSON.stringify(compactBoard(loadBoard(boardId))),
   };
 }
