@@ -7,12 +7,17 @@
 #    ${XDG_CONFIG_HOME:-~/.config}/mote/keys/<client_id>.key, where `mote config` / `mote ota` find it
 #    validates the config (the key included) against the board (check-config; writes .build/flash/<board>/)
 # 3. with the espruino tool (npm devDependency): resets the interpreter, writes Storage files
-#    .bootcde = firmware/mote.js (the boot code), mote.json = the config (minified),
+#    (layout: docs/remote-protocol.md, "Storage layout and boot guard"): .bootcde = firmware/boot.js (the
+#    boot guard), mote.a = firmware/mote.js (the runtime it runs), mote-info (the identity message) and,
+#    when the config has "remote", mote-remote, mote-remote-cmd, mote-remote-cfg and mote-remote-ota; mote.json = the config (minified),
 #    mote.board = the board's pin table for the on-board validator, and the Espruino modules the config
 #    needs (DHT22.js, DS18B20.js from --modules DIR, e.g. downloaded from espruino.com/modules; without
-#    them it warns: they must already be in the board's Storage), the feature module mote-sleep when the
-#    config has "sleep", and with --user FILE your code as mote-user.js with mote-script (its API); then prints what Storage holds
-#    (checked against the local sizes) and restarts with load(), which runs the new boot code.
+#    them it warns: they must already be in the board's Storage), the MQTT client's cold parts
+#    (mote-mqtt-*, no TLS part on boards without TLS), the feature modules the config uses (mote-diag
+#    unless diag_every is 0, mote-ha and mote-ha-announce with "homeassistant", mote-sleep with "sleep"),
+#    and with --user FILE your code as mote-user.js with mote-script (its API); then starts the boot state
+#    afresh (slot a confirmed, the last command counter kept; an older update's files erased), prints what
+#    Storage holds (checked against the local sizes) and restarts with load(), which runs the new boot code.
 # --port takes a serial device or tcp://host:port (Espruino's telnet console, e.g. Espruino on Linux
 # started with --telnet, port 2323). --dry-run validates and prints the exact commands, sending nothing.
 # MOTE_FLASH_TIMEOUT (seconds, default 180) bounds the upload; MOTE_FIRMWARE replaces firmware/mote.js.
@@ -102,7 +107,7 @@ else
 fi
 
 # --- 1. build ------------------------------------------------------------------------------------
-if [ ! -f "$fw" ]; then
+if [ ! -f "$fw" ] || [ ! -f firmware/boot.js ]; then
   if [ $dry = 1 ]; then
     echo "# $fw is missing: a real run builds it first"
     show npm run build
@@ -139,21 +144,31 @@ if [ $rc != 0 ]; then
 fi
 echo "$result"
 
-# The MQTT client's cold parts (mote-mqtt-<part>.js beside the boot code): the runtime requires
-# them from Storage when it needs them (src/session/parts.ts).
-# A board without TLS gets no TLS part.
+# What goes into Storage beside the config: the boot guard (.bootcde) and the runtime it runs (mote.a),
+# the MQTT client's cold parts (the runtime requires them from Storage when it needs them,
+# src/session/parts.ts; a board without TLS gets no TLS part), and the feature modules the config uses.
+guard=firmware/boot.js
 has_tls=$(node -p "!!require('./boards/$board.json').tls")
-parts=()
+mods=()  # name:file
 for f in "$(dirname "$fw")"/mote-mqtt-*.js; do
   p=$(basename "$f" .js)
-  [ -f "$f" ] && { [ "$p" != mote-mqtt-tls ] || [ "$has_tls" = true ]; } && parts+=("$p")
+  [ -f "$f" ] && { [ "$p" != mote-mqtt-tls ] || [ "$has_tls" = true ]; } && mods+=("$p:$f")
 done
-names=".bootcde mote.json mote.board ${parts[*]}"
-names="${names% }"
+has() { node -e 'const c=require(process.argv[1]);process.exit(eval(process.argv[2])?0:1)' "$root/$out/mote.json" "$1"; }
+feats=(mote-info)
+has 'c.diag_every!==0' && feats+=(mote-diag)
+has 'c.homeassistant' && feats+=(mote-ha mote-ha-announce)
+has 'c.sleep' && feats+=(mote-sleep)
+has 'c.remote' && feats+=(mote-remote mote-remote-cmd mote-remote-cfg mote-remote-ota)
+[ -n "$user" ] && feats+=(mote-script)
+for p in "${feats[@]}"; do mods+=("$p:firmware/$p.js"); done
+names=".bootcde mote.a mote.json mote.board ${mods[*]%%:*}"
 
 list=$(printf '"%s",' $names)
 cat > "$out/finish.js" <<EOF
-var s=require("Storage");
+var s=require("Storage"),a=s.readJSON("mote.s0",1)||{g:0},b=s.readJSON("mote.s1",1)||{g:0};
+["mote.s0","mote.s1","mote.b","mote.ota","mote.prev"].forEach(function(n){s.erase(n);});
+s.write("mote.s1",JSON.stringify({g:1,n:(b.g>a.g?b:a).n||0}));
 print("MOTE-FLASH",[${list%,}].map(function(n){var d=s.read(n);return d===undefined?-1:d.length;}).join(" "));
 setTimeout(load,500);
 EOF
@@ -161,7 +176,9 @@ EOF
 size() { wc -c < "$1" | tr -d ' '; }
 if [ -f "$fw" ]; then
   total=$(( $(size "$fw") + $(size "$out/mote.json") + $(size "$out/mote.board") ))
-  for p in "${parts[@]}"; do total=$(( total + $(size "$(dirname "$fw")/$p.js") )); done
+  total=$(( total + $(size "$guard") ))
+  for m in "${mods[@]}"; do total=$(( total + $(size "${m#*:}") )); done
+  [ -n "$user" ] && total=$(( total + $(size "$user") ))
   [ "$total" -le "$storage_bytes" ] ||
     die "$fw + config need $total bytes of Storage but $board has $storage_bytes"
 fi
@@ -187,12 +204,11 @@ while read -r mod; do
     echo "$prog: warning: the config uses Espruino's $mod module: it is not uploaded (no $mod.js in --modules DIR), so it must already be in the board's Storage"
   fi
 done < "$out/modules"
-# Feature modules the config uses, and the user's code with its API.
-grep -q '"sleep"' "$out/mote.json" && extra+=(--storage "mote-sleep:firmware/mote-sleep.js")
-[ -n "$user" ] && extra+=(--storage "mote-script:firmware/mote-script.js" --storage "mote-user.js:$user")
+for m in "${mods[@]}"; do extra+=(--storage "$m"); done
+[ -n "$user" ] && extra+=(--storage "mote-user.js:$user")
 cmd=(npx espruino --no-ble -b "$baud" -p "$port" --board "$out/espruino-board.json"
-  --storage "mote.json:$out/mote.json" --storage "mote.board:$out/mote.board" "${extra[@]}" --storage ".bootcde:$fw"
-  "$out/finish.js")
+  --storage "mote.json:$out/mote.json" --storage "mote.board:$out/mote.board" "${extra[@]}" --storage "mote.a:$fw"
+  --storage ".bootcde:$guard" "$out/finish.js")
 if [ $dry = 1 ]; then
   show "${cmd[@]}"
   echo "# then the board prints 'MOTE-FLASH <sizes>' (compared with the local files) and restarts with load()"
@@ -218,7 +234,7 @@ grep -q "Unable to connect" "$log" && die "could not connect to $port: $hint"
 [ $rc = 0 ] || die "the espruino tool failed (exit $rc, output in $log): $hint"
 got=$(grep -o 'MOTE-FLASH [-0-9 ]*' "$log" | tail -1 | cut -d' ' -f2- | sed 's/ *$//')
 [ -n "$got" ] || die "the board on $port did not answer (no confirmation in $log): $hint"
-want="$(size "$fw") $(size "$out/mote.json") $(size "$out/mote.board")"
-for p in "${parts[@]}"; do want="$want $(size "$(dirname "$fw")/$p.js")"; done
+want="$(size "$guard") $(size "$fw") $(size "$out/mote.json") $(size "$out/mote.board")"
+for m in "${mods[@]}"; do want="$want $(size "${m#*:}")"; done
 [ "$got" = "$want" ] || die "upload incomplete: Storage holds ${names// //} of $got bytes, expected $want"
-echo "$prog: done: $fw ($(size "$fw") bytes) is the boot code, mote.json and mote.board written; the board restarted"
+echo "$prog: done: $fw ($(size "$fw") bytes) is the runtime (mote.a, run by the boot guard in .bootcde), mote.json, mote.board and ${#mods[@]} modules written; the board restarted"

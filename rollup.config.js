@@ -1,7 +1,8 @@
 // Bundles the tsc output (.build/fw) into the files that go onto the board (firmware/).
 //
 //   .build/fw/firmware/mote-mqtt.js -> firmware/mote-mqtt.js  Espruino module: exports.create=...;exports.connect=...
-//   .build/fw/firmware/mote.js      -> firmware/mote.js       device boot code: one IIFE, no exports
+//   .build/fw/firmware/mote.js      -> firmware/mote.js       device runtime (Storage mote.a/mote.b): one IIFE, no exports
+//   .build/fw/firmware/boot.js      -> firmware/boot.js       boot guard (.bootcde): one IIFE, no exports
 //   .build/fw/firmware/mote-X.js    -> firmware/mote-X.js     optional feature module: exports.start(m)
 //
 // Each entry is bundled on its own (no shared chunks: every file must stand alone in Storage).
@@ -31,12 +32,13 @@ const version = {
   },
 };
 
-// Every src/firmware/<name>.ts is one file for the board's Storage: mote.ts is the boot code, every
-// other one an Espruino module that require("<name>") finds in Storage (mote-mqtt: the client;
+// Every src/firmware/<name>.ts is one file for the board's Storage: mote.ts the runtime and boot.ts the
+// boot guard that runs it (plain scripts), every other one an Espruino module that require("<name>")
+// finds in Storage (mote-mqtt: the client;
 // mote-<feature>: an optional device feature, loaded only when the config names it).
 const ENTRIES = readdirSync("src/firmware").filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")).sort().map((f) => {
   const name = f.slice(0, -3);
-  return { input: `.build/fw/firmware/${name}.js`, file: `firmware/${name}.js`, format: name == "mote" ? "iife" : "cjs" };
+  return { input: `.build/fw/firmware/${name}.js`, file: `firmware/${name}.js`, format: name == "mote" || name == "boot" ? "iife" : "cjs" };
 });
 
 // Properties every object already has on Espruino (Object.prototype / Function.prototype there).

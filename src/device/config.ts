@@ -104,11 +104,14 @@ export let validateConfig = function (c: any, b?: Partial<CompactBoard>): string
 
   if (!isObj(c)) return ["config: must be a JSON object"];
   check(c, "", { $schema: "s", wifi: b && b.wifi === false ? "o" : "o!", mqtt: "o!", base: "t", status: "t", sensors: "a",
-    actuators: "a", limits: "o", diag_every: "n0", homeassistant: "x", sleep: "o" });
+    actuators: "a", limits: "o", diag_every: "n0", homeassistant: "x", sleep: "o", remote: "o" });
   if (o = c.sleep) {
     check(o, "sleep.", { every: "p!", awake: "p" });
     if (o.every && o.awake >= o.every) err("sleep.awake", "must be less than sleep.every (" + o.every + " s)");
   }
+  // Remote management (feature mote-remote): the device key signs every command; confirm is how long
+  // a new config or bundle has to reach the broker before the board goes back to the previous one.
+  if (c.remote) check(c.remote, "remote.", { key: "s!16,256", confirm: "i2,3600" });
   t = c.homeassistant;
   if (isObj(t)) check(t, "homeassistant.", { prefix: "t", per_entity: "b", name: "s1" });
   else if (t !== undefined && typeof t != "boolean") err("homeassistant", "must be true, false or an object");

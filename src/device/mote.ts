@@ -14,6 +14,8 @@ export interface Mote {
   log(msg: string): void;
   stop(): void;      // publish "offline" and disconnect
   v: string;         // firmware version (version.ts): <base>/info's fw, Home Assistant's sw
+  /** The boot guard's state (firmware/boot.ts): {r boot reason, w why, s slot, ok()}; undefined without it. */
+  g?: any;
   /** Loaded feature modules by name ("ha", "remote", ...): see feature() in runtime.ts. */
   f?: any;
   /** Reads one sensor now (sensors.ts's read): mote-sleep reads each once per wake, mote-script starts user sensors. */

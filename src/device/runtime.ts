@@ -43,18 +43,36 @@ export let feature = function (m: Mote, name: string): any {
 var M: Mote;
 
 function log(s: string) { console.log("mote: " + s); }
-function connected() { M.up = 1; log("connected to " + M.client._host + ":" + M.client._port); online(M); }
+// At every connect: birth and states, the identity message (module mote-info, released right after),
+// then, when the boot guard has something to confirm (a new bundle or config on trial, a restart reason
+// to clear), its ok().
+function connected() {
+  M.up = 1;
+  log("connected to " + M.client._host + ":" + M.client._port);
+  online(M);
+  // flash.sh puts mote-info on every board; one booted without it (tests, a bare upload) just has no info.
+  if (board.readText("mote-info") !== undefined) {
+    try {
+      board.module("mote-info").start(M, board);
+    } catch (x) {
+      log("info: " + (x as Error).message);
+    }
+    board.forget("mote-info");
+  }
+  if (M.g && M.g.ok) M.g.ok();
+}
 function disconnected(r: string) { M.up = 0; log("disconnected: " + r); }
 function failed(x: any) { log("mqtt: " + x.message); }
 
 // Boot-only functions (start, feature, startSensors, startActuators, joinWifi) are function expressions
 // in `let`s that are cleared once they have run: a function declaration stays resident for good (some 6
 // variables each, its code being in flash), and these are never called again.
-export let start = function (): Mote {
+/** Starts the runtime; `g` is the boot guard's global moteBoot (undefined when booted without it). */
+export let start = function (g?: any): Mote {
   start = undefined as any;
   var c = board.readJSON("mote.json", true), b = board.readJSON("mote.board", true),
     // up: 1/0, an integer (1 variable) rather than a boolean (2).
-    m: any = M = { t0: board.seconds(), up: 0, v: VERSION, log: log } as any,
+    m: any = M = { t0: board.seconds(), up: 0, v: VERSION, g: g, log: log } as any,
     e: string[], i: number, q: any, client: Client;
   if (!b) log("no mote.board in Storage: pins not checked");
   // Without a board file, what the board has tells whether WiFi settings are needed.
@@ -94,6 +112,7 @@ export let start = function (): Mote {
   i = c.diag_every;
   if (i !== 0 && (i || board.readText("mote-diag") !== undefined)) feature(m, "diag");
   if (c.homeassistant) feature(m, "ha");
+  if (c.remote) feature(m, "remote");
   // The user's own code, when there is some, after everything else is set up.
   if (board.readText("mote-user.js") !== undefined) feature(m, "script");
   feature = undefined as any;

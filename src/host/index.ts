@@ -7,6 +7,6 @@ export { SimPins, PIN_MODES } from "./pins.js";
 export type { PinState, PinWriteListener } from "./pins.js";
 export { SimSensors } from "./sensors.js";
 export type { SensorTiming, DhtReading } from "./sensors.js";
-export { SimStorage } from "./storage.js";
+export { SimStorage, PowerCut } from "./storage.js";
 export { SimWifi } from "./wifi.js";
 export type { WifiNetwork } from "./wifi.js";

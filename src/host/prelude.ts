@@ -242,6 +242,8 @@ export function espruinoPrelude(G: any, H: any): any {
   E.toArrayBuffer = function toArrayBuffer(s: any) { return E.toUint8Array(String(s)).buffer; };
   E.getTemperature = function getTemperature() { return H.temperature(); };
   E.reboot = function reboot() { H.reboot(); };
+  // load(): the interpreter starts again from Storage's boot code (RAM lost), as after a reset.
+  G.load = function load() { H.reboot("load()"); };
   E.clip = function clip(x: any, min: any, max: any) { x = Number(x); return x < min ? min : x > max ? max : x; };
   E.hwRand = function hwRand() { return (Math.random() * 4294967296) | 0; };
   E.stopEventPropagation = function stopEventPropagation() { stopPropagation = true; };
@@ -492,6 +494,22 @@ export function espruinoPrelude(G: any, H: any): any {
       debug: function debug() {},
     };
     return S;
+  };
+
+  // ------------------------------------------------------------------ crypto
+  // As Espruino's builds: SHA1..SHA512 on ESP32, SHA1 only on ESP8266. Each hashes a string (its
+  // character codes as bytes) or an array/ArrayBuffer and returns an ArrayBuffer.
+  function hasher(alg: string) {
+    return function (data: any) {
+      var h = H.hash(alg, storageData(data)), u = new Uint8Array(h.length / 2);
+      for (var i = 0; i < u.length; i++) u[i] = parseInt(h.substr(2 * i, 2), 16);
+      return u.buffer;
+    };
+  }
+  natives.crypto = function () {
+    var C: any = { SHA1: hasher("sha1") };
+    if (info.chip === "ESP32") { C.SHA224 = hasher("sha224"); C.SHA256 = hasher("sha256"); C.SHA384 = hasher("sha384"); C.SHA512 = hasher("sha512"); }
+    return C;
   };
 
   // ------------------------------------------------------------------ Wifi

@@ -23,7 +23,7 @@
 //   trace(line)    simulator diagnostics (socket open/close and Node error codes, WiFi, reboots)
 //   maxLogs        lines kept in board.logs (default 10000)
 //   baseVars       process.memory().usage of the idle board (default 40)
-//   onReboot()     called after E.reboot() restarted the board
+//   onReboot()     called after E.reboot() or load() restarted the board
 //   sleepScale     deep sleep lasts its time x this (default 1; 0.01 makes 300 s last 3 s): scaled time
 //   onSleep(us)    called when board code enters deep sleep
 //
@@ -40,7 +40,15 @@
 //                                (with the client's cold parts, firmware/mote-mqtt-*.js, when it loads them)
 // board.boot()                   power-up: run .boot0-.boot3/.bootcde from Storage, then E "init" listeners
 //                                and onInit()
-// board.reboot()                 what E.reboot() does: fresh interpreter (RAM lost, Storage kept), then boot()
+// board.reboot()                 what E.reboot() and load() do: fresh interpreter (RAM lost, Storage kept),
+//                                then boot()
+// board.powerCut()               the power goes now: nothing more runs, RAM lost, sockets die, Storage keeps
+//                                what was written; board.isOff is then true
+// board.powerOn()                power back after a cut: fresh interpreter, boot() (board.powerOns counts them)
+// board.storage.cutAfter(n)      a power cut INSIDE Storage writes: after n more units of flash change (an
+//                                erase = 1, a file created = 1, each data byte = 1) the power goes there,
+//                                leaving a file erased, empty (0xFF) or half written as Espruino would;
+//                                board.storage.units counts units so far (to pick n from a reference run)
 // board.close()                  destroy sockets, clear timers, stop everything (idempotent)
 // board.memory()                 {free, usage, total, history, gc, gctime, blocksize}: a host estimate in
 //                                JsVars (see memory.ts for what it can and cannot see)
@@ -52,7 +60,7 @@
 // board.global                   the board's global object (changes after a reboot)
 // board.spec, board.chip         the board description, "ESP32" | "ESP8266"
 // board.storage                  SimStorage: dir, read(name), write(name, data), writeText, readText, erase,
-//                                list(), stats()
+//                                list(), stats(), size (the board's storage_bytes), free(), cutAfter(n), units
 // board.wifi                     SimWifi: drop(), restore(), connected, up, station, managed, failNext(n,
 //                                reason), setNetwork({ssid, password}), connectDelay, failDelay, ip
 // board.pins                     SimPins: get(pin), set(pin, level), setAnalog(pin, v | fn), state(pin),
@@ -84,7 +92,7 @@
 // ------------------------------------------------------------------------------- board surface
 // Globals: setTimeout/setInterval/clearTimeout/clearInterval/changeInterval (Espruino ids: the last id
 // + 1, so ids are reused; clearTimeout() clears all, clearTimeout(undefined) throws), getTime() (seconds
-// since power-up), getSerial(), console.log/debug/info/warn/error, print, E (on/emit, getSizeOf, toString,
+// since power-up), getSerial(), load(), console.log/debug/info/warn/error, print, E (on/emit, getSizeOf, toString,
 // toUint8Array, toArrayBuffer, getTemperature (NaN on ESP8266), reboot, clip, hwRand,
 // stopEventPropagation, getErrorFlags, enableWatchdog/kickWatchdog, lookupNoCase, isUTF8/asUTF8/
 // fromUTF8), process {version, env {VERSION, BOARD, ...}, memory()}, atob/btoa, global, Modules
@@ -92,8 +100,9 @@
 // digitalWrite/digitalRead/analogRead/analogWrite/pinMode/getPinMode, OneWire, require.
 // Object.prototype: on/addListener/prependListener/emit (queued, at most 4 args)/removeListener/
 // removeAllListeners.
-// Modules: net, tls (boards with tls), Storage, Wifi (boards with wifi), ESP32 or ESP8266, DHT22,
-// DS18B20, BME280; then Storage files; then modules added with addModule. Others: Error 'Module "x" not found'.
+// Modules: net, tls (boards with tls), Storage, Wifi (boards with wifi), ESP32 or ESP8266, crypto
+// (SHA1 on every board; SHA224/256/384/512 on ESP32 only, as Espruino's builds), DHT22, DS18B20, BME280;
+// then Storage files; then modules added with addModule. Others: Error 'Module "x" not found'.
 // Globals also: setWatch/clearWatch, I2C, I2C1 (and I2C2 on ESP32).
 // Removed: Map, Set, WeakMap, WeakSet, WeakRef, Symbol, Proxy, Reflect, BigInt, Intl, WebAssembly,
 // SharedArrayBuffer, Atomics, Array.from, Uint8Array.from, Number.isInteger, Math.trunc; never present:
@@ -253,7 +262,7 @@ export class SimBoard {
   readonly logs: string[] = [];
   /** Uncaught exceptions of board code (values of the board's realm). */
   readonly errors: unknown[] = [];
-  /** Reboots completed (E.reboot, ESP32.reboot, board.reboot()). */
+  /** Reboots completed (E.reboot, ESP32.reboot, load(), board.reboot()). */
   reboots = 0;
   /** Deep sleeps entered, and whether the board is in one now. */
   sleeps = 0;
@@ -264,6 +273,8 @@ export class SimBoard {
   readonly i2c = new SimI2c();
   /** Bytes through the board's sockets so far (all connections, TLS records included). */
   readonly traffic = { sent: 0, received: 0 };
+  /** Boots after a power cut (powerOn()). */
+  powerOns = 0;
   closed = false;
 
   private readonly opts: SimBoardOptions;
@@ -275,9 +286,11 @@ export class SimBoard {
   private globalObj: any;
   private PromiseCtor: any;
   private halted = false;
+  private off = false;
   private baselineNames = new Set<string>();
   private baseline = new Set<object>();
   private flashSources: string[] = [];
+  private flashSeen = new Set<string>();
   private flashCache = new WeakMap<Function, boolean>();
   private readonly moduleSources = new Map<string, { code: string; flash: boolean }>();
   private readonly timers = new Map<number, TimerRec>();
@@ -297,6 +310,7 @@ export class SimBoard {
     this.ownsStorage = !opts.storageDir;
     const dir = opts.storageDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `mote-sim-${this.spec.id}-`));
     this.storage = new SimStorage(dir, this.spec.storage_bytes ?? 917504);
+    this.storage.onPowerCut = () => this.powerCut();
     this.sensors = new SimSensors(() => this.uptime());
     this.pins = new SimPins(this.spec, (pin) => this.sensors.analog(pin), this.chip === "ESP8266" ? 10 : 12);
     const mac = this.serial.replace(/-/g, "").padEnd(12, "0").slice(0, 12).replace(/(..)(?!$)/g, "$1:");
@@ -403,6 +417,34 @@ export class SimBoard {
     this.reboots++;
     this.opts.onReboot?.();
     this.boot();
+  }
+
+  /**
+   * The power goes, now: nothing more runs (timers, events, the code now running cannot write Storage
+   * any more), RAM is lost, sockets die. Storage keeps what was written; storage.cutAfter(n) instead
+   * cuts in the middle of a sequence of Storage writes (see storage.ts for what is left then).
+   */
+  powerCut(): void {
+    if (this.closed || this.off) return;
+    this.off = true;
+    this.halted = true;
+    this.stopEverything();
+    this.trace("power cut");
+  }
+
+  /** Power back after powerCut() (or a cut inside a Storage write): a fresh interpreter boots from Storage. */
+  powerOn(): void {
+    this.assertOpen();
+    this.storage.powerOn();
+    this.off = false;
+    this.reset();
+    this.powerOns++;
+    this.boot();
+  }
+
+  /** The board is without power (powerCut, or storage.cutAfter fired). */
+  get isOff(): boolean {
+    return this.off;
   }
 
   /** Stops the board: sockets destroyed, timers cleared, nothing left to keep Node alive. */
@@ -514,6 +556,7 @@ export class SimBoard {
     this.baseline = reachable([...names.map((n) => this.K.globalValue(n)), ...this.K.platformObjects(), this.K.natives,
       vm.runInContext("Object.prototype", this.ctx), vm.runInContext("Function.prototype", this.ctx)]);
     this.flashSources = [];
+    this.flashSeen = new Set();
     this.flashCache = new WeakMap();
   }
 
@@ -551,7 +594,7 @@ export class SimBoard {
         VERSION: "2v29-sim", GIT_COMMIT: "0000000", BOARD: this.spec.espruino_board ?? this.chip,
         RAM: this.chip === "ESP8266" ? 81920 : 327680, FLASH: 0, STORAGE: this.spec.storage_bytes ?? 917504,
         SERIAL: this.serial, CONSOLE: "Serial1",
-        MODULES: ["Storage", "net", this.spec.tls ? "tls" : "", this.hasWifi ? "Wifi" : "", this.chip].filter(Boolean).join(","),
+        MODULES: ["Storage", "net", this.spec.tls ? "tls" : "", this.hasWifi ? "Wifi" : "", this.chip, "crypto"].filter(Boolean).join(","),
       },
       pins: this.pins.names(),
       bytes: !!this.opts.bytes,
@@ -587,13 +630,16 @@ export class SimBoard {
       sizeOf: (v: unknown) => this.sizeOf(v),
       memoryJSON: () => JSON.stringify(this.memory()),
       temperature: () => (this.chip === "ESP8266" ? NaN : this.sensors.temperature()),
-      reboot: () => this.requestReboot(),
       deepSleep: (us: number, what: string) => this.deepSleep(us, what),
       wakeReason: () => this.wakeReason,
       watchAdd: (fn: unknown, pin: string, repeat: boolean, edge: number, debounce: number) => this.watchAdd(fn, pin, repeat, edge, debounce),
       watchClear: (id: number) => this.watchClear(id),
       i2cWrite: (sda: string, scl: string, addr: number, data: string) => this.i2cDevice(sda, scl, addr).write([...Buffer.from(data, "latin1")]),
       i2cRead: (sda: string, scl: string, addr: number, n: number) => Buffer.from(this.i2cDevice(sda, scl, addr).read(n)).toString("latin1"),
+      reboot: (why?: string) => this.requestReboot(why),
+      hash: (alg: string, data: string) => {
+        return crypto.createHash(alg).update(Buffer.from(data, "latin1")).digest("hex");
+      },
       chipStateJSON: () => {
         const freeHeap = Math.max(0, (this.chip === "ESP8266" ? 14000 : 110000) - this.memory().usage * 3);
         return JSON.stringify(this.chip === "ESP8266"
@@ -626,7 +672,13 @@ export class SimBoard {
       sockWrite: (id: number, data: string) => this.sockWrite(id, data),
       sockEnd: (id: number) => this.sockEnd(id),
       // Storage
-      stRead: (name: string, offset: number, length: number | undefined) => this.storage.read(name, offset, length),
+      stRead: (name: string, offset: number, length: number | undefined) => {
+        const v = this.storage.read(name, offset, length);
+        // A string read from Storage is backed by flash on the board: code evaluated from it (the boot
+        // guard runs the runtime bundle so) keeps its function text there.
+        if (v !== undefined && v.length >= 256 && !this.flashSeen.has(v)) { this.flashSeen.add(v); this.flashSources.push(v); }
+        return v;
+      },
       stWrite: (name: string, data: string, offset: number | undefined, size: number | undefined) => this.storage.write(name, data, offset, size),
       stErase: (name: string) => this.storage.erase(name),
       stEraseAll: () => this.storage.eraseAll(),
@@ -675,6 +727,7 @@ export class SimBoard {
   }
 
   private print(line: string): void {
+    if (this.off) return; // no power: whatever the interrupted code still does, nothing comes out
     for (const l of line.split("\n")) {
       this.logs.push(l);
       this.opts.log?.(l);
@@ -692,6 +745,7 @@ export class SimBoard {
   }
 
   private uncaught(e: unknown): void {
+    if (this.off) return;
     this.errors.push(e);
     this.print("Uncaught " + this.describe(e));
     const stack = (e as { stack?: string } | null)?.stack;
@@ -772,10 +826,10 @@ export class SimBoard {
     return true;
   }
 
-  private requestReboot(): void {
+  private requestReboot(why = "E.reboot()"): void {
     if (this.halted || this.closed) return;
     this.halted = true; // nothing more runs in this interpreter
-    this.print("E.reboot(): restarting");
+    this.print(why + ": restarting");
     this.later(() => {
       this.reset();
       this.wakeReason = "restart";

@@ -41,11 +41,28 @@ export interface FlashWear {
   bytes: number;
 }
 
+/** Thrown by a Storage write that a power cut interrupted (the board is halted by then). */
+export class PowerCut extends Error {
+  constructor() { super("power cut"); }
+}
+
+// Power cuts: Espruino's Storage changes flash in steps, and a power cut can stop it between any two.
+// Counted in "units": erasing a file (its header is marked erased: one word) is 1 unit, creating one
+// (its header written; the file then reads as `size` bytes of 0xFF) is 1 unit, and each data byte is
+// 1 unit. Rewriting a file at offset 0 erases the old one first, so a cut there leaves no file, an
+// empty (0xFF) file, or one with only the first bytes of the new data. cutAfter(n) lets n more units
+// happen, then the power goes (onPowerCut halts the board) and the write throws PowerCut; until
+// powerOn() every write and erase throws without changing anything.
 export class SimStorage {
   /** Total flash bytes for files (board storage_bytes). */
   readonly size: number;
   /** Flash writes, erases and bytes so far (Storage.write from board code; erase() is not counted). */
   readonly wear: FlashWear = { writes: 0, erases: 0, bytes: 0 };
+  /** Units of flash changes done so far (see cutAfter). */
+  units = 0;
+  /** Power is off: nothing can be written. */
+  dead = false;
+  private cutLeft?: number;
 
   constructor(readonly dir: string, size = 917504) {
     this.size = size;
@@ -59,6 +76,36 @@ export class SimStorage {
   private static checkName(name: string): void {
     if (typeof name !== "string" || !name.length) throw new Error("Invalid Storage file name");
     if (name.length > MAX_NAME) throw new Error(`File name too long (max ${MAX_NAME} chars): ${JSON.stringify(name)}`);
+  }
+
+  /** Called when a cutAfter() fires (the simulator halts the board there). */
+  onPowerCut?: () => void;
+
+  /** After `n` more units of flash changes, the power goes: onPowerCut runs and the write throws PowerCut. */
+  cutAfter(n: number): void {
+    this.cutLeft = Math.max(0, Math.floor(n));
+  }
+
+  /** Power back: writes work again (a pending cutAfter is cancelled). */
+  powerOn(): void {
+    this.dead = false;
+    this.cutLeft = undefined;
+  }
+
+  // How many of `n` units can happen before a cut (all of them when no cut is pending).
+  private spend(n: number): number {
+    if (this.dead) throw new PowerCut();
+    const k = this.cutLeft === undefined ? n : Math.min(n, this.cutLeft);
+    if (this.cutLeft !== undefined) this.cutLeft -= k;
+    this.units += k;
+    return k;
+  }
+
+  private cut(): never {
+    this.dead = true;
+    this.cutLeft = undefined;
+    this.onPowerCut?.();
+    throw new PowerCut();
   }
 
   /** Contents as a binary string, or undefined when there is no such file. */
@@ -92,19 +139,27 @@ export class SimStorage {
     if (off < 0 || total < 0) return false;
     const file = this.file(name);
     const existing = fs.existsSync(file) ? fs.readFileSync(file) : undefined;
+    if (this.dead) throw new PowerCut();
     if (off === 0) {
       const len = total || bytes.length;
       if (!len) throw new Error("Can't create zero length file");
       if (bytes.length > len) throw new Error("Too much data for file size");
-      const need = len + HEADER - (existing ? existing.length + HEADER : 0);
-      if (need > 0 && need > this.free()) throw new Error("Unable to find or create file");
       const out = Buffer.alloc(len, 0xff);
       bytes.copy(out, 0);
-      // Exactly the present content: Espruino neither erases nor writes.
+      // The very same contents: Espruino leaves the file alone (no erase, no write).
       if (existing && existing.equals(out)) return true;
+      const need = len + HEADER - (existing ? existing.length + HEADER : 0);
+      if (need > 0 && need > this.free()) throw new Error("Unable to find or create file");
       this.wear.writes++; this.wear.bytes += bytes.length;
       if (existing) this.wear.erases++;
-      fs.writeFileSync(file, out);
+      if (existing) {
+        if (!this.spend(1)) this.cut();
+        fs.unlinkSync(file);
+      }
+      if (!this.spend(1)) this.cut();
+      const k = this.spend(bytes.length);
+      fs.writeFileSync(file, Buffer.concat([bytes.subarray(0, k), Buffer.alloc(len - k, 0xff)]));
+      if (k < bytes.length) this.cut();
       return true;
     }
     if (!existing) throw new Error("Unable to find or create file");
@@ -112,9 +167,11 @@ export class SimStorage {
     for (let i = 0; i < bytes.length; i++) {
       if (existing[off + i] !== 0xff && existing[off + i] !== bytes[i]) throw new Error("File already written with different data");
     }
-    bytes.copy(existing, off);
-    this.wear.writes++; this.wear.bytes += bytes.length;
+    const k = this.spend(bytes.length);
+    bytes.copy(existing, off, 0, k);
+    this.wear.writes++; this.wear.bytes += k;
     fs.writeFileSync(file, existing);
+    if (k < bytes.length) this.cut();
     return true;
   }
 
@@ -124,7 +181,10 @@ export class SimStorage {
   }
 
   erase(name: string): void {
-    try { fs.unlinkSync(this.file(String(name))); } catch { /* not there: Espruino ignores it too */ }
+    const file = this.file(String(name));
+    if (!fs.existsSync(file)) return; // not there: Espruino ignores it too
+    if (!this.spend(1)) this.cut();
+    fs.unlinkSync(file);
   }
 
   eraseAll(): void {

@@ -37,7 +37,7 @@ export const board = {
     i.setup({ sda: s.sda, scl: s.scl });
     return d.connect(i, { addr: s.address || 0x76 });
   },
-  /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in (ESP32, ESP8266 for mote-sleep). */
+  /** A module from Storage (a feature bundle, firmware/mote-<name>.js) or built in (ESP32, ESP8266 for mote-sleep, crypto). */
   module: require as (name: string) => any,
   /** Lets a module loaded with module() go: require's cache holds its exports until then. */
   forget: Modules.removeCached as (name: string) => void,

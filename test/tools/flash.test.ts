@@ -35,10 +35,23 @@ const partsOf = (board: string, firmware: string) => {
   return (existsSync(dir) ? readdirSync(dir) : []).filter((f) => /^mote-mqtt-[a-z0-9]+\.js$/.test(f) && (tls || f != "mote-mqtt-tls.js"))
     .sort().map((f) => `--storage ${f.slice(0, -3)}:${dirname(firmware)}/${f} `).join("");
 };
-const espruinoLine = (board: string, port: string, firmware = "firmware/mote.js") =>
+/** The feature modules uploaded for the config at `cfg` (mote-info always; mote-diag unless diag_every is 0). */
+const featuresOf = (cfg: string) => {
+  const c = JSON.parse(readFileSync(cfg, "utf8"));
+  const f = ["mote-info"];
+  if (c.diag_every !== 0) f.push("mote-diag");
+  if (c.homeassistant) f.push("mote-ha", "mote-ha-announce");
+  if (c.sleep) f.push("mote-sleep");
+  if (c.remote) f.push("mote-remote", "mote-remote-cmd", "mote-remote-cfg", "mote-remote-ota");
+  return f.map((n) => `--storage ${n}:firmware/${n}.js `).join("");
+};
+/** Modules beside the runtime: the client's parts, then the config's features. */
+const modulesOf = (board: string, firmware: string, cfg = join(ROOT, "boards/examples", board + ".json")) =>
+  partsOf(board, firmware) + featuresOf(cfg);
+const espruinoLine = (board: string, port: string, firmware = "firmware/mote.js", cfg?: string) =>
   `$ npx espruino --no-ble -b 115200 -p ${port} --board .build/flash/${board}/espruino-board.json ` +
   `--storage mote.json:.build/flash/${board}/mote.json --storage mote.board:.build/flash/${board}/mote.board ` +
-  partsOf(board, firmware) + `--storage .bootcde:${firmware} .build/flash/${board}/finish.js`;
+  modulesOf(board, firmware, cfg) + `--storage mote.a:${firmware} --storage .bootcde:firmware/boot.js .build/flash/${board}/finish.js`;
 
 for (const board of ["esp32-devkitc", "esp8266-nodemcu", "wemos-d1-mini"]) {
   test(`--dry-run prints the commands for ${board}`, async () => {
@@ -81,8 +94,8 @@ test("--modules uploads the Espruino modules the config needs", async () => {
     "--modules", mods, "--dry-run"]);
   assert.equal(r.code, 0, r.err);
   assert.ok(!r.out.includes("warning: the config uses"), r.out);
-  assert.ok(r.out.includes("--storage mote.board:.build/flash/wemos-d1-mini/mote.board " + partsOf("wemos-d1-mini", "firmware/mote.js") +
-    "--storage DS18B20:.build/flash/wemos-d1-mini/DS18B20.js --storage .bootcde:firmware/mote.js"), r.out);
+  assert.ok(r.out.includes("--storage mote.board:.build/flash/wemos-d1-mini/mote.board --storage DS18B20:.build/flash/wemos-d1-mini/DS18B20.js " +
+    modulesOf("wemos-d1-mini", "firmware/mote.js") + "--storage mote.a:firmware/mote.js --storage .bootcde:firmware/boot.js"), r.out);
   const bad = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config", join(ROOT, "boards/examples/wemos-d1-mini.json"),
     "--modules", join(dir, "nope"), "--dry-run"]);
   assert.equal(bad.code, 1);
@@ -211,6 +224,8 @@ function fakeEspruino(keep = Infinity) {
           return true;
         },
         read: (n: string) => storage[n],
+        readJSON: (n: string) => { try { return JSON.parse(storage[n]); } catch { return undefined; } },
+        erase: (n: string) => { calls.push("erase " + n); delete storage[n]; },
       } : undefined,
     });
     sock.on("error", () => {});
@@ -241,8 +256,12 @@ test("a whole upload to a (fake) Espruino console over TCP", async () => {
     const r = await flash(["--board", "esp32-devkitc", "--port", `tcp://127.0.0.1:${port}`, "--config", cfgPath], { env: { MOTE_FIRMWARE: fw } });
     assert.equal(r.code, 0, r.out + r.err);
     assert.ok(r.out.includes(espruinoLine("esp32-devkitc", `tcp://127.0.0.1:${port}`, fw)), r.out);
-    assert.match(r.out, /flash: done: .*fw\.js \(\d+ bytes\) is the boot code, mote\.json and mote\.board written; the board restarted\n$/);
-    assert.equal(fake.storage[".bootcde"], readFileSync(fw, "latin1"));
+    assert.match(r.out, /flash: done: .*fw\.js \(\d+ bytes\) is the runtime \(mote\.a, run by the boot guard in \.bootcde\), mote\.json and mote\.board written; the board restarted\n$/);
+    assert.equal(fake.storage["mote.a"], readFileSync(fw, "latin1"));
+    assert.equal(fake.storage[".bootcde"], readFileSync(join(ROOT, "firmware/boot.js"), "latin1"));
+    assert.equal(fake.storage["mote-info"], readFileSync(join(ROOT, "firmware/mote-info.js"), "latin1"));
+    // the boot state starts afresh: slot a, the counter kept (none here)
+    assert.deepEqual(JSON.parse(fake.storage["mote.s1"]), { g: 1, n: 0 });
     assert.deepEqual(JSON.parse(fake.storage["mote.json"]), JSON.parse(readFileSync(cfgPath, "utf8")));
     assert.deepEqual(JSON.parse(fake.storage["mote.board"]).id, "esp32-devkitc");
     // the interpreter is reset before the files are written, and restarted after
@@ -288,7 +307,7 @@ test("an upload the board does not confirm with the right sizes", async () => {
     const r = await flash(["--board", "esp32-devkitc", "--port", `tcp://127.0.0.1:${port}`, "--config", join(ROOT, "boards/examples/esp32-devkitc.json")],
       { env: { MOTE_FIRMWARE: big } });
     assert.equal(r.code, 1);
-    assert.match(r.err, /flash: error: upload incomplete: Storage holds \.bootcde\/mote\.json\/mote\.board of 100 100 100 bytes, expected 2005 \d+ \d+\n$/);
+    assert.match(r.err, /flash: error: upload incomplete: Storage holds \.bootcde\/mote\.a\/mote\.json\/mote\.board of 100 100 100 100 bytes, expected \d+ 2005 \d+ \d+\n$/);
   } finally {
     fake.server.close();
   }

@@ -1,0 +1,84 @@
+// Remote commands (module mote-remote-cmd, loaded by mote-remote for each message and released right
+// after): checks a command's HMAC and counter and hands it to the module that does the work, loaded
+// from Storage in turn: mote-remote-cfg (config_get, config_set, released after the command) and
+// mote-remote-ota (ota_begin and the chunks that follow; it stays loaded while a transfer is on).
+// Wire protocol: docs/remote-protocol.md.
+//
+// A command is `<mac> <json>`; it is refused (reply ok:false, and a line on <base>/error) when the mac
+// is not the HMAC of <json> under remote.key, when <json> is not an object, or when its n is not above
+// the last accepted one (kept in the boot state in Storage, so a replay after a reboot is refused too).
+import type { Remote } from "./remote.js";
+import { hashOf, hmac } from "./hash.js";
+import { readState, writeState } from "./bootstate.js";
+
+export type { Remote };
+
+var OTA = "mote-remote-ota";
+
+/** Publishes a reply (QoS 1, not retained). */
+export function reply(x: Remote, r: any) {
+  x.m.client.publish(x.m.base + "/reply", JSON.stringify(r), { qos: 1 });
+}
+
+/** A refusal: the reply and a line on <base>/error. */
+export function refuse(x: Remote, d: any, why: string) {
+  reply(x, { n: d && d.n, op: d && d.op, ok: false, err: [why] });
+  x.m.client.publish(x.m.base + "/error", "remote: refused " + (d && d.op || "command") + ": " + why, { qos: 1 });
+}
+
+/** Restarts once what was published has been acknowledged (at most 3 s). */
+export function restart(x: Remote, k?: number) {
+  x.b.after(function () {
+    if ((k || 0) > 30 || !x.m.client.stats().inflight) x.b.reboot();
+    else restart(x, (k || 0) + 1);
+  }, 100);
+}
+
+/** Drops the OTA transfer (the module and its state) from RAM; Storage keeps it for a resume. */
+export function endOta(x: Remote) {
+  if (x.o) clearTimeout(x.o.t);
+  x.o = x.h = undefined;
+  x.b.forget(OTA);
+}
+
+// Equal strings, in a time that does not depend on where they first differ.
+function same(a: string, b: string) {
+  var d = a.length ^ b.length, i: number;
+  for (i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return !d;
+}
+
+function command(x: Remote, msg: string) {
+  var i = msg.indexOf(" "), j = msg.substr(i + 1), d: any, st: any, op: string, w: string;
+  try { d = JSON.parse(j); } catch (e) { /* refused below */ }
+  if (i < 0 || !same(msg.substr(0, i), hmac(x.H, x.m.c.remote.key, j))) return refuse(x, d, "bad mac");
+  if (!d || typeof d != "object" || Array.isArray(d)) return refuse(x, d = undefined, "not a JSON object");
+  st = readState(x.S);
+  if (!(d.n > (st.n || 0))) return refuse(x, d, "stale counter " + d.n + " (last accepted " + (st.n || 0) + ")");
+  st.n = d.n;
+  writeState(x.S, st);
+  op = d.op;
+  if (op == "config_get" || op == "config_set") {
+    w = "mote-remote-cfg";
+    x.b.module(w).run(x, d);
+    x.b.forget(w);
+  } else if (op == "ota_begin") {
+    if (x.o) endOta(x);
+    // While the transfer is on, mote-remote hands every message to the OTA module (x.h).
+    x.h = x.b.module(OTA);
+    x.h.begin(x, d);
+    if (!x.o) endOta(x);
+  } else if (op == "restart") {
+    st.r = "restart";
+    writeState(x.S, st);
+    reply(x, { n: d.n, op: op, ok: true });
+    restart(x);
+  } else refuse(x, d, "unknown op " + op);
+}
+
+/** A message on <base>/cmd or <base>/ota/+ (chunks reach here only when no transfer is on: ignored). */
+export function handle(x: Remote, t: string, msg: string) {
+  x.S = x.b.module("Storage");
+  x.H = hashOf(x.b.module("crypto"));
+  if (t == x.m.base + "/cmd") command(x, msg);
+}

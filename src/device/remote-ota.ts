@@ -1,0 +1,108 @@
+// Firmware over MQTT (module mote-remote-ota, loaded by mote-remote on ota_begin and released when the
+// transfer ends or the connection drops). The new runtime bundle goes into the bundle slot that is not
+// running (Storage mote.a or mote.b), created at its full size by the first chunk and filled at each
+// chunk's offset: a chunk is written only at the offset expected, then the next offset is acknowledged
+// on <base>/ota/ack, so at most `window` chunks are on their way and never the whole image in RAM.
+// mote.ota records the transfer ({h hash, z size, f slot file, v version}): after a dropped
+// connection or a reboot, ota_begin with the same hash resumes at the first byte still erased (0xFF;
+// flash is filled in order, so every byte before it is written: an image byte that is 0xFF itself
+// only makes the resume start earlier, writing the same bytes again). When all bytes are in, the
+// length and the hash of the whole file are checked; only then is the slot put on trial in the boot
+// state and the board restarted: the boot guard runs it and goes back when it fails (boot.ts).
+import { reply, refuse, restart, endOta, type Remote } from "./remote-cmd.js";
+import { readState, writeState } from "./bootstate.js";
+import { hex } from "./hash.js";
+
+var META = "mote.ota";
+
+function ack(x: Remote) {
+  x.m.client.publish(x.m.base + "/ota/ack", "" + x.o.x, { qos: 1 });
+}
+
+/**
+ * A message while the transfer is on: a chunk when its offset is a number (not our own acks on
+ * <base>/ota/ack), a command through mote-remote-cmd.
+ */
+export function handle(x: Remote, t: string, msg: string) {
+  var c = x.m.base + "/cmd", off = +t.substr(c.length + 1), h: any;
+  if (t == c) {
+    h = x.b.module("mote-remote-cmd");
+    h.handle(x, t, msg);
+    x.b.forget("mote-remote-cmd");
+  } else if (off >= 0) chunk(x, off, msg);
+}
+
+/** ota_begin {n, size, hash, version}: refuses, or starts/resumes the transfer (x.o) and replies next/chunk/window. */
+export function begin(x: Remote, d: any) {
+  var S = x.S, g = x.m.g, f: string, meta: any, code: any, next = 0, need: number, free: number,
+    small = x.b.memory().total < 3000, chunk = Math.min(small ? 256 : 1024, x.m.c.limits.max_packet - x.m.base.length - 24);
+  if (!g) return refuse(x, d, "this board boots without the boot guard: flash it again with flash.sh");
+  if (readState(S).t) return refuse(x, d, "a new bundle or config is still on trial");
+  if (!(d.size > 0 && d.size % 1 == 0) || typeof d.hash != "string" || !/^[0-9a-f]+$/.test(d.hash) ||
+    d.hash.length != x.H("").byteLength * 2) return refuse(x, d, "ota_begin needs size (bytes) and hash (lowercase hex)");
+  f = "mote." + (g.s == "a" ? "b" : "a");
+  meta = S.readJSON(META, 1);
+  code = S.read(f);
+  if (meta && meta.h == d.hash && meta.z == d.size && meta.f == f && code && code.length == d.size) {
+    next = code.indexOf("\xff");
+    if (next < 0) next = d.size;
+  } else {
+    S.erase(f);
+    S.erase(META);
+    // The image, its file header and mote.ota (which is smaller than 128 bytes with its header).
+    need = d.size + 160;
+    free = S.getFree();
+    if (need > free && S.getStats().trashBytes > 0) { S.compact(); free = S.getFree(); }
+    if (need > free) return refuse(x, d, "no room: the image of " + d.size + " bytes needs " + need + " bytes of Storage, " + free + " are free");
+    S.write(META, JSON.stringify({ h: d.hash, z: d.size, f: f, v: d.version }));
+  }
+  code = undefined;
+  x.o = { n: d.n, h: d.hash, z: d.size, f: f, x: next, c: chunk };
+  reply(x, { n: d.n, op: d.op, ok: true, next: next, chunk: chunk, window: small ? 2 : 4 });
+  if (next == d.size) finish(x);
+}
+
+/** A chunk at `off`: written when it is the one expected; the next offset is acknowledged. */
+function chunk(x: Remote, off: number, data: string) {
+  var o = x.o, e = "";
+  // A transfer that stops (the connection dropped, the host gave up) is let go after a minute.
+  clearTimeout(o.t);
+  o.t = x.b.after(function () { endOta(x); }, 60000);
+  if (off != o.x) return ack(x);
+  if (!data.length || data.length > o.c || off + data.length > o.z) e = "chunk of " + data.length + " bytes at " + off + " does not fit";
+  else try {
+    x.S.write(o.f, data, off, o.z);
+  } catch (err) {
+    e = "Storage: " + (err as Error).message;
+  }
+  if (e) return fail(x, e);
+  o.x += data.length;
+  if (o.x < o.z) ack(x);
+  else finish(x);
+}
+
+// The transfer failed: the staged file goes, the running bundle stays.
+function fail(x: Remote, e: string) {
+  x.S.erase(x.o.f);
+  x.S.erase(META);
+  reply(x, { n: x.o.n, op: "ota_end", ok: false, err: [e] });
+  x.m.client.publish(x.m.base + "/error", "remote: update refused: " + e, { qos: 1 });
+  endOta(x);
+}
+
+// All bytes in: check the length and the hash of the whole file, then put the slot on trial and restart.
+function finish(x: Remote) {
+  var o = x.o, S = x.S, code = S.read(o.f), h: string, st: any;
+  if (!code || code.length != o.z) return fail(x, "length " + (code ? code.length : 0) + " instead of " + o.z);
+  h = hex(x.H(code));
+  code = undefined;
+  if (h != o.h) return fail(x, "hash mismatch: the image hashes to " + h + ", ota_begin said " + o.h);
+  st = readState(S);
+  st.t = "ota"; st.s = o.f.charAt(5); st.k = 0; st.c = x.m.c.remote.confirm || 60;
+  delete st.r; delete st.why;
+  writeState(S, st);
+  S.erase(META);
+  reply(x, { n: o.n, op: "ota_end", ok: true });
+  endOta(x);
+  restart(x);
+}

@@ -1,0 +1,141 @@
+// Shared by the remote-management tests: a simulated board flashed with the Storage layout flash.sh
+// writes (boot guard, runtime in slot a, feature modules, config, board file), and a host that signs
+// commands with src/tools/mote/protocol.ts and sends firmware the way docs/remote-protocol.md says.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { MqttClient } from "mqtt";
+import { SimBoard } from "../../src/host/index.js";
+import { mqttjsClient } from "../support/util.js";
+import { ROOT, loadBoard } from "../../src/tools/config-check.js";
+import { compactBoard } from "../../src/device/config.js";
+import { signCommand, hashHex, parseInfo, parseReply, topics, type Alg, type Info, type Reply } from "../../src/tools/mote/protocol.js";
+
+export const fw = (name: string) => readFileSync(join(ROOT, "firmware", name + ".js"), "latin1");
+export const KEY = "k3y-0f-th1s-b0ard-for-tests";
+
+/** The files flash.sh puts in Storage for a board with `cfg` (see flash.sh and docs/remote-protocol.md). */
+export function flashFiles(boardId: string, cfg: any): Record<string, string> {
+  return {
+    ".bootcde": fw("boot"), "mote.a": fw("mote"), "mote-info": fw("mote-info"), "mote-remote": fw("mote-remote"),
+    "mote-remote-cfg": fw("mote-remote-cfg"), "mote-remote-cmd": fw("mote-remote-cmd"), "mote-remote-ota": fw("mote-remote-ota"),
+    "mote.json": JSON.stringify(cfg), "mote.board": JSON.stringify(compactBoard(loadBoard(boardId))),
+  };
+}
+
+export function flash(board: SimBoard, files: Record<string, string>) {
+  for (const [name, text] of Object.entries(files)) board.storage.write(name, Buffer.from(text, "latin1"));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Everything a watcher sees under t/#: retained and live. */
+export interface Msg { topic: string; text: string; retain: boolean; at: number }
+
+/** A host on the broker for one board: commands, replies, info, firmware transfer. */
+export class Host {
+  readonly seen: Msg[] = [];
+  private n = 0;
+  private constructor(readonly c: MqttClient, readonly base: string, public key: string, public alg: Alg) {}
+
+  static async open(url: string, base: string, alg: Alg, key = KEY): Promise<Host> {
+    const c = await mqttjsClient(url);
+    const h = new Host(c, base, key, alg);
+    c.on("message", (topic, m, p) => h.seen.push({ topic, text: m.toString("latin1"), retain: p.retain, at: Date.now() }));
+    await c.subscribeAsync(base + "/#", { qos: 1 });
+    return h;
+  }
+
+  close() { return this.c.endAsync(); }
+  on(topic: string) { return this.seen.filter((m) => m.topic == this.base + "/" + topic); }
+  last(topic: string) { return this.on(topic).at(-1); }
+  infos(): Info[] { return this.on("info").map((m) => parseInfo(m.text)!).filter(Boolean); }
+  replies(): Reply[] { return this.on("reply").map((m) => parseReply(m.text)!).filter(Boolean); }
+
+  async until(pred: () => boolean, what: string, ms = 10000) {
+    const t = Date.now();
+    while (!pred()) {
+      if (Date.now() - t > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}; seen: ${JSON.stringify(this.seen.slice(-12).map((m) => [m.topic, m.text.slice(0, 160)]))}`);
+      await sleep(10);
+    }
+  }
+
+  /** A new info after index `from` of infos() (default: any). */
+  async info(pred: (i: Info) => boolean = () => true, from = 0, ms = 10000): Promise<Info> {
+    let got: Info | undefined;
+    await this.until(() => !!(got = this.infos().slice(from).find(pred)), "info", ms);
+    return got!;
+  }
+
+  /** The next counter: above every one used so far and above the board's info.n. */
+  counter(): number {
+    const last = this.infos().at(-1)?.n ?? 0;
+    this.n = Math.max(this.n + 1, last + 1, Date.now());
+    return this.n;
+  }
+
+  /** Publishes a raw payload on <base>/cmd. */
+  async publishCmd(payload: Buffer | string) {
+    await this.c.publishAsync(topics(this.base).cmd, payload, { qos: 1 });
+  }
+
+  /** Signs and sends a command; resolves with the board's reply to it. */
+  async cmd(op: string, args: Record<string, unknown> = {}, ms = 10000): Promise<Reply> {
+    const cmd = { n: this.counter(), op, ...args };
+    await this.publishCmd(signCommand(this.alg, this.key, cmd));
+    return this.reply(cmd.n, op, ms);
+  }
+
+  async reply(n: number, op: string, ms = 10000): Promise<Reply> {
+    let r: Reply | undefined;
+    await this.until(() => !!(r = this.replies().find((x) => x.n == n && x.op == op)), `reply to ${op} ${n}`, ms);
+    return r!;
+  }
+
+  /**
+   * Sends `image` as docs/remote-protocol.md says: ota_begin, then chunks paced by the board's acks.
+   * `corrupt(offset, chunk)` may change a chunk on its way; `stopAfter` stops sending after that many
+   * bytes (a dropped transfer). Resolves with the ota_begin reply and, unless stopped, the ota_end reply.
+   */
+  async ota(image: Buffer, opts: { hash?: string; corrupt?: (off: number, b: Buffer) => Buffer; stopAfter?: number; ms?: number; abort?: () => boolean } = {}) {
+    const hash = opts.hash ?? hashHex(this.alg, image);
+    const begin = await this.cmd("ota_begin", { size: image.length, hash, version: "test" }, opts.abort ? 3000 : 10000);
+    if (!begin.ok) return { begin };
+    const chunk = begin.chunk as number, window = begin.window as number;
+    const acks0 = this.on("ota/ack").length;
+    let next = begin.next as number, sent = next, end: Reply | undefined;
+    const t0 = Date.now();
+    for (;;) {
+      end = this.replies().find((x) => x.op == "ota_end" && x.n == begin.n);
+      if (end) break;
+      const acks = this.on("ota/ack").slice(acks0);
+      if (acks.length) next = Math.max(next, ...acks.map((a) => +a.text));
+      if (sent < next) sent = next;
+      if ((opts.stopAfter !== undefined && next >= opts.stopAfter) || opts.abort?.()) return { begin, next };
+      while (sent < image.length && sent < next + window * chunk) {
+        let b = image.subarray(sent, Math.min(sent + chunk, image.length));
+        if (opts.corrupt) b = opts.corrupt(sent, Buffer.from(b));
+        await this.c.publishAsync(topics(this.base).otaChunk(sent), b, { qos: 1 });
+        sent += b.length;
+      }
+      if (Date.now() - t0 > (opts.ms ?? 30000)) throw new Error(`ota: no end after ${opts.ms ?? 30000} ms (next ${next})`);
+      await sleep(2);
+    }
+    return { begin, end };
+  }
+}
+
+/** A board's alg: SHA-256 where its build has it. */
+export const algOf = (board: SimBoard): Alg => board.chip == "ESP32" ? "sha256" : "sha1";
+
+export function assertWorking(info: Info, bundles: Record<string, string>, what: string) {
+  assert.ok(Object.values(bundles).includes(info.hash), `${what}: the board runs a known bundle, not ${info.hash}`);
+}
+
+/** The runtime bundle as built, and the same with another version (so another hash). */
+export function bundles() {
+  const a = Buffer.from(fw("mote"), "latin1");
+  const b = Buffer.from(fw("mote").replace('v:"0.1.0"', 'v:"0.2.0"'), "latin1");
+  assert.notDeepEqual(a, b, "the version is in the bundle");
+  return { a, b };
+}
