@@ -2,7 +2,8 @@
 //
 //   .build/fw/firmware/mote-mqtt.js -> firmware/mote-mqtt.js  Espruino module: exports.create=...;exports.connect=...
 //   .build/fw/firmware/mote.js      -> firmware/mote.js       device runtime (Storage mote.a/mote.b): one IIFE, no exports
-//   .build/fw/firmware/boot.js      -> firmware/boot.js       boot guard (.bootcde): one IIFE, no exports
+//   .build/fw/firmware/boot.js      -> firmware/boot.js       boot guard (.bootcde): a plain script (it evaluates
+//                                                             the runtime at its top level), no exports
 //   .build/fw/firmware/mote-X.js    -> firmware/mote-X.js     optional feature module: exports.start(m)
 //
 // Each entry is bundled on its own (no shared chunks: every file must stand alone in Storage).
@@ -38,7 +39,7 @@ const version = {
 // mote-<feature>: an optional device feature, loaded only when the config names it).
 const ENTRIES = readdirSync("src/firmware").filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")).sort().map((f) => {
   const name = f.slice(0, -3);
-  return { input: `.build/fw/firmware/${name}.js`, file: `firmware/${name}.js`, format: name == "mote" || name == "boot" ? "iife" : "cjs" };
+  return { input: `.build/fw/firmware/${name}.js`, file: `firmware/${name}.js`, format: name == "mote" ? "iife" : name == "boot" ? "es" : "cjs" };
 });
 
 // Properties every object already has on Espruino (Object.prototype / Function.prototype there).

@@ -36,7 +36,7 @@ export function restart(x: Remote, k?: number) {
 
 /** Drops the OTA transfer (the module and its state) from RAM; Storage keeps it for a resume. */
 export function endOta(x: Remote) {
-  if (x.o) clearTimeout(x.o.t);
+  if (x.o && x.o.t) clearTimeout(x.o.t);
   x.o = x.h = undefined;
   x.b.forget(OTA);
 }
@@ -58,7 +58,8 @@ function command(x: Remote, msg: string) {
   st.n = d.n;
   writeState(x.S, st);
   op = d.op;
-  if (op == "config_get" || op == "config_set") {
+  if (op == "config_get") configGet(x, d);
+  else if (op == "config_set") {
     w = "mote-remote-cfg";
     x.b.module(w).run(x, d);
     x.b.forget(w);
@@ -74,6 +75,24 @@ function command(x: Remote, msg: string) {
     reply(x, { n: d.n, op: op, ok: true });
     restart(x);
   } else refuse(x, d, "unknown op " + op);
+}
+
+// config_get: mote.json as it is stored, each secret's value replaced by "***", written into the
+// reply as text: on a 1,600-variable board there is no room for the config as objects and then as
+// JSON again. The secrets are the values of every "password" and "key" member (wifi.password,
+// mqtt.password, mqtt.tls.key, remote.key: no other member of the config has those names).
+function configGet(x: Remote, d: any) {
+  var t = x.S.read("mote.json") || "{}", o = "", i = 0, j: number, k: number, a: number, b: number;
+  for (;;) {
+    a = t.indexOf('"password":"', i); b = t.indexOf('"key":"', i);
+    j = a < 0 ? b : b < 0 ? a : Math.min(a, b);
+    if (j < 0) break;
+    j = t.indexOf(":", j) + 2;
+    for (k = j; k < t.length && t.charAt(k) != '"'; k++) if (t.charAt(k) == "\\") k++;
+    o += t.substring(i, j) + "***";
+    i = k;
+  }
+  x.m.client.publish(x.m.base + "/reply", '{"n":' + d.n + ',"op":"config_get","ok":true,"config":' + o + t.substr(i) + "}", { qos: 1 });
 }
 
 /** A message on <base>/cmd or <base>/ota/+ (chunks reach here only when no transfer is on: ignored). */

@@ -1,5 +1,5 @@
-// Config over MQTT (module mote-remote-cfg, loaded by mote-remote for one command and released).
-// config_get replies the running mote.json with every secret as "***". config_set checks the new
+// Config over MQTT (module mote-remote-cfg, loaded by mote-remote-cmd for config_set and released;
+// config_get is in mote-remote-cmd itself). config_set checks the new
 // config with the board's own validator and board file (mote.board) before it touches Storage: refused,
 // the reply lists the validator's errors and the board goes on as it was. Accepted: the running config
 // is kept as mote.prev, the boot state puts the new one on trial, mote.json is written and the board
@@ -31,10 +31,6 @@ function get(path: string, c: any) {
 
 export function run(x: Remote, d: any) {
   var S = x.S, text = S.read("mote.json"), cur = S.readJSON("mote.json", 1) || {}, c = d.config, e: string[] = [], st: any;
-  if (d.op == "config_get") {
-    secrets(cur, function (o, k) { o[k] = "***"; });
-    return reply(x, { n: d.n, op: d.op, ok: true, config: cur });
-  }
   if (!x.m.g) e.push("this board boots without the boot guard (no way back from a bad config): flash it again with flash.sh");
   else if (readState(S).t) e.push("a new bundle or config is still on trial");
   else if (!isObj(c)) e.push("config: must be a JSON object");
@@ -44,8 +40,10 @@ export function run(x: Remote, d: any) {
       o[k] = get(p, cur);
       if (o[k] === undefined) e.push(p + ": \"***\" keeps the current value, but there is none");
     });
-    // The validator deletes what it finds wrong: it gets a copy.
-    if (!e.length) e = validateConfig(JSON.parse(JSON.stringify(c)), S.readJSON("mote.board", 1) || (x.b.wifi() ? undefined : { wifi: false }));
+    cur = undefined;
+    // No copy (no room for one on a small board): the validator deletes only what it reports, and a
+    // config with errors is not kept.
+    if (!e.length) e = validateConfig(c, S.readJSON("mote.board", 1) || (x.b.wifi() ? undefined : { wifi: false }));
   }
   if (e.length) return reply(x, { n: d.n, op: d.op, ok: false, err: e });
   S.write("mote.prev", text || "{}");

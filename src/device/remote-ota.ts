@@ -66,7 +66,7 @@ export function begin(x: Remote, d: any) {
 function chunk(x: Remote, off: number, data: string) {
   var o = x.o, e = "";
   // A transfer that stops (the connection dropped, the host gave up) is let go after a minute.
-  clearTimeout(o.t);
+  if (o.t) clearTimeout(o.t);
   o.t = x.b.after(function () { endOta(x); }, 60000);
   if (off != o.x) return ack(x);
   if (!data.length || data.length > o.c || off + data.length > o.z) e = "chunk of " + data.length + " bytes at " + off + " does not fit";

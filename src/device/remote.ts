@@ -16,9 +16,8 @@ export interface Remote { m: Mote; b: typeof Board; S?: any; H?: any; o?: any; h
 export function startRemote(m: Mote, b: typeof Board) {
   var x: Remote = { m: m, b: b };
   m.client.subscribe([m.base + "/cmd", m.base + "/ota/+"], { qos: 1 }, function (t: string, msg: string) {
-    var h = x.h || b.module("mote-remote-cmd");
-    h.handle(x, t, msg);
-    if (!x.h) b.forget("mote-remote-cmd");
+    (x.h || b.module("mote-remote-cmd")).handle(x, t, msg);
+    b.forget("mote-remote-cmd");
   });
   return x;
 }
