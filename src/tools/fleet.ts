@@ -12,9 +12,8 @@ import fs from "node:fs";
 import path from "node:path";
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
-import { SimBoard } from "../host/index.js";
+import { SimBoard, flashLayout } from "../host/index.js";
 import { ROOT, loadBoard } from "./config-check.js";
-import { compactBoard } from "../device/config.js";
 import { hashHex } from "./mote/protocol.js";
 import { parseArgs, brokerOf, type BrokerOptions } from "./mote/options.js";
 
@@ -170,13 +169,9 @@ export function realConfig(base: string, id: string, broker: BrokerOptions): any
 
 /** A simulated board running firmware/mote.js (with the mote-diag and mote-ha feature modules). */
 export function bootReal(cfg: any, log?: (l: string) => void): SimBoard {
-  const fw = (n: string) => fs.readFileSync(path.join(ROOT, "firmware", n + ".js"), "utf8");
   const board = new SimBoard({ board: "esp32-devkitc", serial: cfg.mqtt.client_id, log });
-  board.storage.writeText("mote.json", JSON.stringify(cfg));
-  board.storage.writeText("mote.board", JSON.stringify(compactBoard(loadBoard("esp32-devkitc"))));
-  // The feature modules its config uses (the client's parts come with flash()).
-  for (const f of ["mote-diag", "mote-ha", "mote-ha-announce"]) board.storage.writeText(f, fw(f));
-  board.flash(fw("mote"));
+  // Storage as flash.sh leaves it for this config.
+  for (const [name, text] of Object.entries(flashLayout("esp32-devkitc", cfg))) board.storage.write(name, Buffer.from(text, "latin1"));
   board.boot();
   return board;
 }

@@ -163,7 +163,7 @@ test("OTA resumes after a dropped connection instead of starting over", async ()
   board.wifi.drop();
   await sleep(300);
   board.wifi.restore();
-  await host.until(() => host.on("status").at(-1)?.text == "online" && board.json("mote.up") === true, "back online", 15000);
+  await host.until(() => host.on("status").at(-1)?.text == "online" && board.json("mote.up") == 1, "back online", 15000);
   const { begin, end } = await host.ota(B);
   assert.equal(begin.next, got, "resumed where it stopped");
   assert.equal(end?.ok, true);
@@ -218,7 +218,7 @@ test("power cut at 50+ random instants across transfer, swap and first boot: alw
     assert.ok(info.boot == "power" || (info.boot == "ota" && info.hash == h(alg, next)),
       `trial ${trial} (${how}): boot ${info.boot} ${info.why ?? ""} on ${which}`);
     running = which == "A" ? A : B;
-    await host.until(() => board.json("mote.up") === true, "connected");
+    await host.until(() => board.json("mote.up") == 1, "connected");
   }
   console.log(`# power cuts: ${JSON.stringify(phases)}`);
   // nothing left behind but the layout: at most one staged image and its record

@@ -5,10 +5,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MqttClient } from "mqtt";
-import { SimBoard } from "../../src/host/index.js";
+import { SimBoard, flashLayout } from "../../src/host/index.js";
 import { mqttjsClient } from "../support/util.js";
-import { ROOT, loadBoard } from "../../src/tools/config-check.js";
-import { compactBoard } from "../../src/device/config.js";
+import { ROOT } from "../../src/tools/config-check.js";
 import { signCommand, hashHex, parseInfo, parseReply, topics, type Alg, type Info, type Reply } from "../../src/tools/mote/protocol.js";
 
 export const fw = (name: string) => readFileSync(join(ROOT, "firmware", name + ".js"), "latin1");
@@ -16,11 +15,7 @@ export const KEY = "k3y-0f-th1s-b0ard-for-tests";
 
 /** The files flash.sh puts in Storage for a board with `cfg` (see flash.sh and docs/remote-protocol.md). */
 export function flashFiles(boardId: string, cfg: any): Record<string, string> {
-  return {
-    ".bootcde": fw("boot"), "mote.a": fw("mote"), "mote-info": fw("mote-info"), "mote-remote": fw("mote-remote"),
-    "mote-remote-cfg": fw("mote-remote-cfg"), "mote-remote-cmd": fw("mote-remote-cmd"), "mote-remote-ota": fw("mote-remote-ota"),
-    "mote.json": JSON.stringify(cfg), "mote.board": JSON.stringify(compactBoard(loadBoard(boardId))),
-  };
+  return flashLayout(boardId, cfg);
 }
 
 export function flash(board: SimBoard, files: Record<string, string>) {

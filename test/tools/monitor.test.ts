@@ -79,19 +79,20 @@ test("the fleet page: a simulated board online, sensor and chart, actuator contr
   await waitFor(() => board.pins.state("D25").duty == 0.4, 5000, "the fan's duty 0.4");
   await waitFor(async () => (await page.getAttribute('[data-actuator="fan"]', "data-state")) == "0.4", 5000, "the fan's echo");
 
-  // Config: validated on the host before anything is sent; push and OTA unavailable in this build.
+  // Config: validated on the host before anything is sent. This board has no "remote" in its mote.json:
+  // the page says so and offers no push or OTA.
   await page.fill("#config-text", JSON.stringify({ wifi: { ssid: "x" }, mqtt: { host: "h" }, base: BASE, sensors: [{ name: "a", type: "nope" }] }));
   await waitFor(async () => /sensors\[0\]/.test((await page.locator("#config-errors").textContent()) ?? ""), 5000, "the validator's error on sensors[0]");
   assert.equal(await page.isDisabled("#config-push"), true);
-  assert.match((await page.locator("#config-note").textContent()) ?? "", /unavailable/);
+  assert.match((await page.locator("#config-note").textContent()) ?? "", /does not take remote commands/);
   assert.equal(await page.isDisabled("#ota-start"), true);
   await page.fill("#config-text", JSON.stringify({ wifi: { ssid: "x" }, mqtt: { host: "h" }, base: BASE }));
   await waitFor(async () => (await page.locator("#config-errors li").count()) == 0, 5000, "no validator errors");
   await page.fill("#config-text", "");
-  // The API says the same: no remote library, nothing sent, and no board command from a foreign page.
+  // The API says the same: nothing sent to a board without remote, and no board command from a foreign page.
   const r = await fetch(monitor.url + "api/ota?base=" + encodeURIComponent(BASE), { method: "POST", body: "x" });
-  assert.equal(r.status, 501);
-  assert.match(((await r.json()) as { error: string }).error, /unavailable: remote management/);
+  assert.equal(r.status, 409);
+  assert.match(((await r.json()) as { error: string }).error, /does not take remote commands/);
   const foreign = await fetch(monitor.url + "api/set", { method: "POST", headers: { origin: "http://evil.example" }, body: JSON.stringify({ base: BASE, name: "relay", value: "0" }) });
   assert.equal(foreign.status, 403);
   assert.equal(board.pins.state("D26").out, 1, "the relay untouched");

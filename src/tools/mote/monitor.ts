@@ -188,6 +188,7 @@ export async function startMonitor(o: MonitorOptions): Promise<Monitor> {
     const base = qbase ?? body?.base;
     const b = typeof base == "string" ? fleet.boards.get(base) : undefined;
     if (!b || !b.info) return json(res, 404, { error: "no board with an identity (<base>/info) at " + base });
+    if (!b.info.remote) return json(res, 409, { error: "the board at " + base + " does not take remote commands (its mote.json has no \"remote\")" });
     const key = (url.searchParams.get("key") || body?.key || o.key || undefined) as string | undefined;
     const progress = (data: object) => broadcast("remote", Object.assign({ base: b.base }, data), b.base);
     if (body && url.pathname == "/api/config") {
