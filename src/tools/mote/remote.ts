@@ -71,7 +71,7 @@ export type OtaState = "begin" | "resume" | "transfer" | "checked" | "restarting
 export interface OtaOptions {
   /** The version string given to the board (ota_begin's `version`). */
   version?: string;
-  /** After each acknowledged chunk: bytes the board has, of total; bytes/s since the start; seconds left. */
+  /** After each acknowledged chunk (the last one by ota_end ok): bytes the board has, of total; bytes/s since the start; seconds left. */
   onProgress?: (bytes: number, total: number, rate: number, eta: number) => void;
   onState?: (state: OtaState, detail: string) => void;
   /** Longest wait without progress (ack, reply, the board back on the new bundle), in ms (default 120000). */
@@ -311,6 +311,12 @@ export class Remote extends EventEmitter {
         const r = parseReply(m.payload);
         if (!r || r.op != "ota_end") return;
         if (!r.ok) return fail(new RemoteError(`the board rejected the image: ${(r.err || []).join("; ") || "no reason given"}`, "refused", r.err || [], this._info));
+        // The board acknowledges the last chunk with this reply, not with an ack: it has every byte.
+        if (acked < total) {
+          acked = sent = total;
+          progress();
+          if (!transferEnd) { transferEnd = Date.now(); say("transfer", `all ${total} bytes sent`); }
+        }
         checked = true; lastProgress = Date.now();
         say("checked", "the board checked length and hash; it swaps the bundle in and restarts");
       } else if (m.topic == this.topics.status) {

@@ -61,12 +61,11 @@ export class StandIn {
     if (offset != this.image.next || this.dropOnce.delete(offset)) return void this.ack(this.image.next);
     this.image.data = Buffer.concat([this.image.data.subarray(0, offset), payload]);
     this.image.next = offset + payload.length;
-    this.ack(this.image.next);
-    if (this.image.next == this.image.size) {
-      if (this.onImage) return this.onImage(this.image.data);
-      const ok = crypto.createHash(this.info.alg).update(this.image.data).digest("hex") == this.image.hash;
-      void this.reply(ok ? { op: "ota_end", ok: true } : { op: "ota_end", ok: false, err: ["hash mismatch"] });
-    }
+    // As the real board (src/device/remote-ota.ts): the last chunk is answered by ota_end, not by an ack.
+    if (this.image.next < this.image.size) return void this.ack(this.image.next);
+    if (this.onImage) return this.onImage(this.image.data);
+    const ok = crypto.createHash(this.info.alg).update(this.image.data).digest("hex") == this.image.hash;
+    void this.reply(ok ? { op: "ota_end", ok: true } : { op: "ota_end", ok: false, err: ["hash mismatch"] });
   }
   private ack(offset: number) { void this.client.publishAsync(this.base + "/ota/ack", String(offset), { qos: 1 }); }
 
