@@ -98,7 +98,7 @@ test("--out writes the files flash.sh uploads", () => {
   assert.equal(readFileSync(join(out, "mote.json"), "utf8"), JSON.stringify(cfg));
   assert.deepEqual(JSON.parse(readFileSync(join(out, "mote.board"), "utf8")), compactBoard(loadBoard("esp8266-nodemcu")));
   assert.deepEqual(JSON.parse(readFileSync(join(out, "espruino-board.json"), "utf8")),
-    { BOARD: "ESP8266_4MB", info: { builtin_modules: ["net", "Storage", "Wifi", "ESP8266"] } });
+    { BOARD: "ESP8266_4MB", info: { builtin_modules: ["net", "Storage", "Wifi", "ESP8266", "crypto"] } });
   assert.equal(readFileSync(join(out, "modules"), "utf8"), "DHT22\n");
   // nothing is written for a bad config
   const out2 = join(dir, "out2");

@@ -110,7 +110,7 @@ test("--user uploads the user's code as mote-user.js with its API module; sleep 
   const r = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config", cfg, "--user", user, "--dry-run"]);
   assert.equal(r.code, 0, r.err);
   assert.ok(r.out.includes("--storage mote-sleep:firmware/mote-sleep.js --storage mote-script:firmware/mote-script.js " +
-    `--storage mote-user.js:${user} --storage .bootcde:firmware/mote.js`), r.out);
+    `--storage mote-user.js:${user} --storage mote.a:firmware/mote.js --storage .bootcde:firmware/boot.js`), r.out);
   const plain = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config", join(ROOT, "boards/examples/wemos-d1-mini.json"), "--dry-run"]);
   assert.ok(!plain.out.includes("mote-user.js") && !plain.out.includes("mote-sleep"), plain.out);
   const bad = await flash(["--board", "wemos-d1-mini", "--port", "/dev/ttyUSB0", "--config", cfg, "--user", join(dir, "nope.js"), "--dry-run"]);
@@ -256,7 +256,7 @@ test("a whole upload to a (fake) Espruino console over TCP", async () => {
     const r = await flash(["--board", "esp32-devkitc", "--port", `tcp://127.0.0.1:${port}`, "--config", cfgPath], { env: { MOTE_FIRMWARE: fw } });
     assert.equal(r.code, 0, r.out + r.err);
     assert.ok(r.out.includes(espruinoLine("esp32-devkitc", `tcp://127.0.0.1:${port}`, fw)), r.out);
-    assert.match(r.out, /flash: done: .*fw\.js \(\d+ bytes\) is the runtime \(mote\.a, run by the boot guard in \.bootcde\), mote\.json and mote\.board written; the board restarted\n$/);
+    assert.match(r.out, /flash: done: .*fw\.js \(\d+ bytes\) is the runtime \(mote\.a, run by the boot guard in \.bootcde\), mote\.json, mote\.board and \d+ modules written; the board restarted\n$/);
     assert.equal(fake.storage["mote.a"], readFileSync(fw, "latin1"));
     assert.equal(fake.storage[".bootcde"], readFileSync(join(ROOT, "firmware/boot.js"), "latin1"));
     assert.equal(fake.storage["mote-info"], readFileSync(join(ROOT, "firmware/mote-info.js"), "latin1"));
@@ -288,10 +288,11 @@ test("the MQTT client's parts beside the boot code are uploaded with it and thei
     const r = await flash(["--board", "wemos-d1-mini", "--port", `tcp://127.0.0.1:${port}`, "--config", join(ROOT, "boards/examples/wemos-d1-mini.json")],
       { env: { MOTE_FIRMWARE: boot } });
     assert.equal(r.code, 0, r.out + r.err);
-    assert.ok(r.out.includes(`--storage mote-mqtt-sub:${fwDir}/mote-mqtt-sub.js --storage .bootcde:${boot}`), r.out);
+    assert.ok(r.out.includes(`--storage mote-mqtt-sub:${fwDir}/mote-mqtt-sub.js --storage mote-info:firmware/mote-info.js`), r.out);
+    assert.ok(r.out.includes(`--storage mote.a:${boot} --storage .bootcde:firmware/boot.js`), r.out);
     assert.equal(fake.storage["mote-mqtt-sub"], "exports.subscribe=function(){return 1};\n");
     assert.equal(fake.storage["mote-mqtt-tls"], undefined);
-    assert.equal(fake.storage[".bootcde"], readFileSync(fw, "latin1"));
+    assert.equal(fake.storage["mote.a"], readFileSync(fw, "latin1"));
   } finally {
     fake.server.close();
   }
@@ -307,7 +308,7 @@ test("an upload the board does not confirm with the right sizes", async () => {
     const r = await flash(["--board", "esp32-devkitc", "--port", `tcp://127.0.0.1:${port}`, "--config", join(ROOT, "boards/examples/esp32-devkitc.json")],
       { env: { MOTE_FIRMWARE: big } });
     assert.equal(r.code, 1);
-    assert.match(r.err, /flash: error: upload incomplete: Storage holds \.bootcde\/mote\.a\/mote\.json\/mote\.board of 100 100 100 100 bytes, expected \d+ 2005 \d+ \d+\n$/);
+    assert.match(r.err, /flash: error: upload incomplete: Storage holds \.bootcde\/mote\.a\/mote\.json\/mote\.board\/mote-info\/mote-diag of 100 100 100 100 100 100 bytes, expected \d+ 2005 \d+ \d+ \d+ \d+\n$/);
   } finally {
     fake.server.close();
   }
@@ -338,7 +339,8 @@ test("--remote --dry-run: a new key in the config uploaded, where a real run kee
     assert.equal(lines[i + 1], "$ node .build/host/src/tools/check-config.js .build/flash/esp32-devkitc/config.json --board esp32-devkitc --out .build/flash/esp32-devkitc");
     assert.equal(lines[i + 2], "OK");
     assert.equal(lines[i + 3], `# a real run keeps the device key for garage/1 é in ${xdg}/mote/keys/garage%2F1%20%C3%A9.key (mode 600), where mote finds it`);
-    assert.equal(lines[i + 4], espruinoLine("esp32-devkitc", "/dev/ttyUSB0"));
+    // with the remote modules, since the config uploaded has remote
+    assert.equal(lines[i + 4], espruinoLine("esp32-devkitc", "/dev/ttyUSB0", "firmware/mote.js", join(ROOT, ".build/flash/esp32-devkitc/mote.json")));
     const sent = uploaded("esp32-devkitc");
     assert.match(sent.remote.key, /^[A-Za-z0-9_-]{32}$/);
     assert.equal(sent.remote.confirm, 60);

@@ -14,7 +14,8 @@ export const USAGE = `usage: mote ota --broker URL --device CLIENT_ID [--bundle 
                 [--timeout S] [--stall S]
 
   --bundle FILE  the runtime bundle to send (default: firmware/mote.js of this checkout, built by npm run build)
-  --version V    the version the board reports afterwards (default: package.json's, ${packageVersion()})
+  --version V    a label for this update, sent with it (default: package.json's, ${packageVersion()}); the board then
+                 reports the version built into the bundle it runs (<base>/info fw)
   --timeout S    give up after S seconds without progress, the board's restart included (default 120)
   --stall S      no acknowledgement for S seconds: ask the board where it is and go on from there (default 5)
   --base TOPIC, --ca FILE, --broker URL, --username U, --password P, --device CLIENT_ID, --key SECRET,
