@@ -2,12 +2,18 @@
 // and released after it).
 //
 // Device mode (Home Assistant 2024.11+): one retained config on <prefix>/device/<node>/config with dev,
-// o, the availability and cmps, one component per entity. It is never held whole: a PUBLISH header of
-// its computed length goes out with client.raw(), then the payload one component at a time, all in one
-// tick so that no other packet comes between (the pieces are generated twice: measure, then write).
-// QoS 0: a lost one is answered by the next connect or birth. Per-entity mode: one retained config per
-// entity on <prefix>/<component>/<node>/<key>/config, QoS 1, one per tick while the client's queue is
-// empty (the configs are small, but a queue holds only 8).
+// o, the availability and cmps, one component per entity. It is never held whole: its length is
+// measured (one pass over the entities), then the client's stream part (mote-mqtt-stream) writes it as
+// a QoS 0 PUBLISH one piece at a time (the head in two, then one component each), each piece made
+// when the socket has sent the one before: the board holds one piece, never the message. QoS 0: a
+// lost one is answered by the next connect or birth. Per-entity mode: one retained config per entity
+// on <prefix>/<component>/<node>/<key>/config, QoS 1, each one only once the one before is
+// acknowledged (nothing in flight or queued): a QoS 1 message is kept whole until its PUBACK.
+//
+// Memory: before each config or piece, the free variables are checked against what writing it takes
+// (need()); without room the round stops, says so (console and <base>/error) and announces nothing
+// more. A piece found without room in the middle of the device config is given up: the stream then
+// closes the connection, so that the broker keeps no half-written config.
 //
 // Ids: <node> is the client id and <key> the item's name (plus _temperature etc. for sensors with
 // several values), every character outside [a-zA-Z0-9_-] made "_": stable across reboots and across
@@ -75,17 +81,19 @@ function kind(t: string): string {
 }
 
 // One entity: what is done with it depends on a.mode (0 list its entry, 1 measure its component,
-// 2 write its component, 3 publish its per-entity config when it is the k-th).
+// 2 make its component when it is the k-th (a.pc), 3 make its per-entity config when it is the k-th
+// (a.pc, its topic a.pt)).
 function out(m: Mote, a: any, p: string, key: string, name: string, rest: string) {
   var s = '"name":' + q(name) + ',"uniq_id":"' + a.node + "_" + key + '"';
   if (a.mode == 0) a.now += p + "/" + key + " ";
+  else if (a.n++ != a.k && a.mode > 1) return;
   else if (a.mode == 3) {
-    if (a.n++ == a.k) m.client.publish(a.pre + "/" + p + "/" + a.node + "/" + key + "/config", "{" + head(m, a) + "," + s + rest + "}", { qos: 1, retain: true });
+    a.pt = a.pre + "/" + p + "/" + a.node + "/" + key + "/config";
+    a.pc = "{" + (a.k ? head(m, a, 2) : head(m, a, 0) + head(m, a, 1)) + "," + s + rest + "}";
   } else {
-    // Written in pieces as they are: no copy of the whole component is made.
-    s = (a.n++ ? "," : "") + q(key) + ':{"p":"' + p + '",' + s;
-    a.len += s.length + rest.length + 1;
-    if (a.mode == 2) { m.client.raw(s); m.client.raw(rest); m.client.raw("}"); }
+    s = (a.n > 1 ? "," : "") + q(key) + ':{"p":"' + p + '",' + s + rest + "}";
+    if (a.mode == 2) a.pc = s;
+    else { a.len += s.length; if (s.length > a.mx) a.mx = s.length; }
   }
 }
 
@@ -137,72 +145,124 @@ function walk(m: Mote, a: any) {
   out(m, a, "update", "firmware", "Firmware", ',"stat_t":' + q(b + "/info") + ',"val_tpl":"{{ value_json.fw }}","ent_cat":"diagnostic"');
 }
 
-// The members every config starts with: device, origin, availability. The version is the running
-// runtime's (m.v, version.ts), the one <base>/info's fw gives: this module may be older than a runtime
-// updated over the air.
-function head(m: Mote, a: any) {
-  return '"dev":{"ids":["' + a.node + '"],"name":' + q(a.name) + ',"mdl":' + q(String(board.model())) +
-    ',"mf":"mote","sw":' + q(m.v) + '},"o":{"name":"mote","sw":' + q(m.v) + '},"avty_t":' + q(m.c.status) +
-    ',"avty_tpl":"{{ \'offline\' if value == \'offline\' else \'online\' }}"';
+// The members every config starts with: 0 the device, 1 origin and availability (the device config's
+// first two pieces, and the first per-entity config), 2 the device by its id alone and availability
+// (every other per-entity config: Home Assistant's device registry keeps what the first one gave, and
+// origin is optional there; held whole until acknowledged, each config is kept short). The version is
+// the running runtime's (m.v, version.ts), the one <base>/info's fw gives: this module may be older
+// than a runtime updated over the air.
+function head(m: Mote, a: any, i: number) {
+  var v = ',"avty_t":' + q(m.c.status) + ',"avty_tpl":"{{ \'offline\' if value == \'offline\' else \'online\' }}"';
+  return i == 1 ? ',"o":{"name":"mote","sw":' + q(m.v) + "}" + v : '"dev":{"ids":["' + a.node + '"]' +
+    (i ? "}" + v : ',"name":' + q(a.name) + ',"mdl":' + q(a.mdl) + ',"mf":"mote","sw":' + q(m.v) + "}");
 }
 
-// The device config, measured (mode 1) or written (mode 2): its length.
-function device(m: Mote, a: any, mode: number): number {
-  var r = a.pend.split(" "), i: number, x: string[], s: string;
-  a.mode = mode; a.n = 0;
-  s = "{" + head(m, a) + ',"cmps":{';
-  a.len = s.length;
-  if (mode == 2) m.client.raw(s);
+// What writing a string of `len` bytes takes, in variables: `copies` copies of it (the socket's buffer,
+// the two copies a publish makes) at 6.5 bytes per variable, the fewest a string made by concatenation
+// gets (measured on the 1,600-variable build: 12-byte variables), and 40 for the code that writes it.
+function need(len: number, copies: number) { return Math.ceil(copies * len / 6.5) + 40; }
+
+function free(): number { return board.memory().free; }
+
+// The device config measured: its length (a.len), its largest piece (a.mx), its components (a.nc)
+// and the removals (a.rm: "<component>/<key> " each, a.nr of them: removed from this device, and no
+// component of now has its key).
+function device(m: Mote, a: any) {
+  var r = a.pend.split(" "), i: number, x: string[], h0 = head(m, a, 0).length + 1, h1 = head(m, a, 1).length + 9;
+  a.mode = 1; a.n = 0; a.rm = ""; a.nr = 0;
+  a.len = h0 + h1 + 2;
+  a.mx = Math.max(h0, h1);
   walk(m, a);
-  // Removed from this device, and no component of now has its key: the component with only "p".
+  a.nc = a.n;
   for (i = 0; i < r.length; i++) {
     x = r[i].split("/");
     if (x.length > 3 && x.slice(0, -3).join("/") == a.pre && x[x.length - 2] == a.node && (a.now + "|").indexOf("/" + x[x.length - 1] + " ") < 0) {
-      s = (a.n++ ? "," : "") + '"' + x[x.length - 1] + '":{"p":"' + x[x.length - 3] + '"}';
-      a.len += s.length;
-      if (mode == 2) m.client.raw(s);
+      a.rm += x[x.length - 3] + "/" + x[x.length - 1] + " ";
+      a.len += gone(a, a.nr++).length;
     }
   }
-  if (mode == 2) m.client.raw("}}");
-  return a.len + 2;
+}
+
+// Removal j of the device config: its component with only "p" (Home Assistant then deletes it).
+function gone(a: any, j: number): string {
+  var x = a.rm.split(" ")[j].split("/");
+  return (a.nc + j ? "," : "") + q(x[1]) + ':{"p":"' + x[0] + '"}';
+}
+
+// Piece k of the device config, as the stream asks for it (k = 0, 1, ...): the head in two, the
+// components, the removals, the end; then "", and the round goes on. Null when the board has no room
+// for the piece: the stream then closes the connection rather than send part of the config.
+function piece(a: any, k: number): string | null {
+  var m: Mote = a.m, s: string;
+  if (k < 2) s = k ? head(m, a, 1) + ',"cmps":{' : "{" + head(m, a, 0);
+  else if (k < 2 + a.nc) { a.mode = 2; a.n = 0; a.k = k - 2; walk(m, a); s = a.pc; a.pc = ""; }
+  else if (k < 2 + a.nc + a.nr) s = gone(a, k - 2 - a.nc);
+  else if (k == 2 + a.nc + a.nr) s = "}}";
+  else {
+    a.ph = 2; a.k = 0;
+    board.after(step, 20, m, a, a.h);
+    return "";
+  }
+  if (free() >= need(s.length, 1)) return s;
+  m.log("homeassistant: device config given up after " + k + " pieces: no room (" + free() + " variables free)");
+  // Not again at every reconnect: at Home Assistant's next birth.
+  a.h.ok = 1;
+  return null;
+}
+
+// No room to announce: said on the console and on <base>/error (QoS 1, not retained, like the user
+// code's errors): the retained config errors stay as they are, and whoever watches the board learns
+// why it is not in Home Assistant. The round stops there.
+function noRoom(m: Mote, what: string, len: number, n: number, f: number, hint: string) {
+  var t = "homeassistant: no room for the " + len + "-byte " + what + " (" + f + " variables free, " + n + " needed)" + hint;
+  m.log(t);
+  m.client.publish(m.base + "/error", t, { qos: 1, retain: false });
 }
 
 // The round's next step, one per tick: phase 0 empty the previous layout's configs (when it changed),
 // 1 the device config or the per-entity configs, 2 the removals, 3 done: the states follow.
 function step(m: Mote, a: any, h: any) {
-  var c = m.client, j: number, len: number, t: string, x: string, r: string[];
+  var c = m.client, j: number, len: number, t: string, x: any, r: string[];
   if (h.r != a.r || !m.up) return;
-  if (c.stats().queued) { board.after(step, 100, m, a, h); return; }
+  // Per-entity configs and removals go one at a time: each only once the one before is acknowledged.
+  x = c.stats();
+  if (x.queued || x.inflight) { board.after(step, 100, m, a, h); return; }
   if (a.ph == 0) {
     r = a.old.split(" ");
     for (j = 0; j < r.length && !r[j]; j++);
     if (j < r.length) { c.publish(r[j], "", { qos: 1, retain: true }); a.old = r.slice(j + 1).join(" "); }
     else a.ph = 1;
   } else if (a.ph == 1 && !a.per) {
-    len = device(m, a, 1);
-    t = a.pre + "/device/" + a.node + "/config";
-    // The socket holds the whole message until the tick ends (about 7 bytes per variable with the
-    // pieces being made, measured on the 1,600-variable build), and a
-    // stream cut short by an out-of-memory error would corrupt the connection: not started without room.
-    j = board.memory().free;
-    // Said on <base>/error as well (QoS 1, not retained, like the user code's errors): the retained
-    // config errors stay as they are, and whoever watches the board learns why it is not in Home Assistant.
-    if (j < len / 7 + 40) {
-      t = "homeassistant: no room for the " + len + "-byte device config (" + j + " variables free): use per_entity";
-      m.log(t);
-      c.publish(m.base + "/error", t, { qos: 1, retain: false });
-      return;
+    // Measured first (what that makes is let go), then the stream's code loaded: the room counted
+    // below is what is left beside it.
+    device(m, a);
+    x = board.module("mote-mqtt-stream");
+    Modules.removeCached("mote-mqtt-stream");
+    // The largest piece, the socket's copy of it and what is made while making it; the stream's state.
+    len = need(a.mx, 3) + 40;
+    j = free();
+    if (j < len) {
+      x = 0;
+      // Per-entity configs are held whole (QoS 1): said when the largest would fit where this does not.
+      t = ": " + (j >= need(head(m, a, 0).length + head(m, a, 1).length + a.mx, 3) ? "per_entity would fit" : "announcing nothing");
+      return noRoom(m, "device config", a.len, len, j, t);
     }
-    // PUBLISH, QoS 0, retain; remaining length as MQTT's variable-length integer.
-    x = "";
-    len += 2 + t.length;
-    do { j = len % 128; len = (len - j) / 128; x += String.fromCharCode(len ? j | 128 : j); } while (len);
-    if (!c.raw("\x31" + x + String.fromCharCode(t.length >> 8, t.length & 255) + t, 1)) return;
-    device(m, a, 2);
-    a.ph = 2;
+    a.m = m; a.h = h; a.ph = 4;
+    // From here the stream asks piece() for each piece; its last call moves the round on.
+    if (x.stream(c, a.pre + "/device/" + a.node + "/config", a.len, piece, a, 1)) return;
+    a.ph = 1;
   } else if (a.ph == 1) {
-    a.mode = 3; a.n = 0;
+    // One config in flight at a time: the next only once the broker acknowledged this one (the step
+    // waits above while anything is in flight).
+    a.mode = 3; a.n = 0; a.pc = "";
     walk(m, a);
+    t = a.pc; a.pc = "";
+    j = free(); len = need(t.length, 3);
+    if (j < len) {
+      x = t.length; t = "";
+      return noRoom(m, "config of " + a.pt.split("/").slice(-2)[0], x, len, j, ": announcing nothing more");
+    }
+    c.publish(a.pt, t, { qos: 1, retain: true });
     if (++a.k >= a.n) { a.ph = 2; a.k = 0; }
   } else if (a.ph == 2) {
     // Removals: in the round answering a birth each one is first announced again (minimal, not
@@ -257,7 +317,8 @@ export function announce(m: Mote, b: typeof Board, h: any) {
   var c = m.c.homeassistant, old = (board.readText(FILE) || "").split("\n"), o: string[], r: string[], i: number, e: string,
     a: any = {
       pre: c.prefix || "homeassistant", per: c.per_entity ? 1 : 0, node: id(m.c.mqtt.client_id),
-      name: c.name || m.c.mqtt.client_id, r: h.r, birth: h.b, ph: 0, k: 0, mode: 0, now: " ", pend: " ", old: "",
+      // The model once: process.env, where it comes from, is made afresh (about 50 variables) at each read.
+      name: c.name || m.c.mqtt.client_id, mdl: String(board.model()), r: h.r, birth: h.b, ph: 0, k: 0, mode: 0, now: " ", pend: " ", old: "",
     };
   h.b = 0;
   if (!m.up) return;

@@ -26,8 +26,21 @@ var h = { t: 0 as any, r: 0, b: 0, ok: 0 };
 // (t = sessionPresent, a boolean), and the two subscriptions (t = topic): <prefix>/status and
 // <base>/restart/set, told apart by their ends.
 function on(t: any, msg?: string) {
+  var n: number;
   if (t === 1) {
     h.t = 0;
+    // Before it can measure what writing the configs will take (then checked again), the round takes
+    // about 330 variables with 4 sensors, 2 actuators and the diagnostics (measured on the 1,600-variable
+    // build: its module 146, its lists of entities 80, measuring them up to 100 while it lasts), a few
+    // more per entity, and saying there is no room about 70: not started without those.
+    t = B.memory().free;
+    n = 296 + 8 * (M.c.sensors.length + M.c.actuators.length + 7);
+    if (t < n) {
+      t = "homeassistant: no room to announce (" + t + " variables free, " + n + " needed)";
+      M.log(t);
+      M.client.publish(M.base + "/error", t, { qos: 1, retain: false });
+      return;
+    }
     try {
       B.module("mote-ha-announce").announce(M, B, h);
     } catch (x) {

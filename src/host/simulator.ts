@@ -70,7 +70,10 @@
 // board.sockets()                open sockets: [{id, host, port, tls, connected}]
 // board.socketHistory            the last 100 sockets opened: [{id, host, port, opened, connected?, closed?}] (Date.now()
 //                                times): when each connection attempt started, was accepted, ended
-// board.traffic                  {sent, received}: bytes through all the board's sockets so far
+// board.traffic                  {sent, received}: bytes through all the board's sockets so far; maxUnsent:
+//                                the most bytes one socket held written and not yet sent (Espruino keeps
+//                                those in variables, and copies what its first TCP chunk, 536 bytes,
+//                                leaves while sending): settable, to measure from a point on
 // board.storage.wear             {writes, erases, bytes}: flash writes by Storage.write (a write of exactly
 //                                the present content is none; a rewrite of an existing file is an erase)
 // Deep sleep: ESP32.deepSleep(us) / ESP8266.deepSleep(us) power the board off at once (RAM, timers,
@@ -189,6 +192,8 @@ interface SockRec {
   closed: boolean;
   code: number;
   pending: number;
+  /** Bytes written and not yet handed on by Node (what Espruino would still hold). */
+  unsent: number;
 }
 
 /** Espruino's socket error codes (libs/network/socketerrors.c). */
@@ -272,7 +277,7 @@ export class SimBoard {
   /** I2C devices wired to the board (see attachBme280). */
   readonly i2c = new SimI2c();
   /** Bytes through the board's sockets so far (all connections, TLS records included). */
-  readonly traffic = { sent: 0, received: 0 };
+  readonly traffic = { sent: 0, received: 0, maxUnsent: 0 };
   /** Boots after a power cut (powerOn()). */
   powerOns = 0;
   closed = false;
@@ -929,7 +934,7 @@ export class SimBoard {
   private sockOpen(host: string, port: number, t: any): number {
     const id = ++this.sockSeq;
     const isTls = !!t;
-    const rec: SockRec = { id, host, port, tls: isTls, connected: false, closed: false, code: 0, pending: 0 };
+    const rec: SockRec = { id, host, port, tls: isTls, connected: false, closed: false, code: 0, pending: 0, unsent: 0 };
     this.socks.set(id, rec);
     this.socketHistory.push({ id, host, port, opened: Date.now() });
     if (this.socketHistory.length > 100) this.socketHistory.shift();
@@ -1005,8 +1010,11 @@ export class SimBoard {
     if (!rec.sock) return; // failing connection: the data goes nowhere
     this.traffic.sent += data.length;
     rec.pending++;
+    rec.unsent += data.length;
+    if (rec.unsent > this.traffic.maxUnsent) this.traffic.maxUnsent = rec.unsent;
     rec.sock.write(Buffer.from(data, "latin1"), () => {
       rec.pending--;
+      rec.unsent -= data.length;
       if (!rec.pending && !rec.closed && !this.closed) this.K.sockEvent(id, "drain");
     });
   }

@@ -26,6 +26,7 @@ import { PUBLISH, PUBACK, PUBREC, PINGREQ_PACKET, DISCONNECT_PACKET, Packet, fie
 import { Frames, take } from "../protocol/framer.js";
 import { BYTES } from "../protocol/utf8.js";
 import { part } from "./parts.js";
+import type { Stream } from "./stream.js";
 
 /**
  * What a socket from the platform offers (Espruino's net/tls socket). Its
@@ -205,6 +206,7 @@ export class Client implements Frames {
   declare _rx: number[] | undefined;  // inbound QoS 2 ids acknowledged with PUBREC, not yet released (ctl)
   declare _suspect: string | undefined;  // what was unanswered at the last close by the broker (close)
   declare _q2off: number | undefined;  // 1 once the broker showed it closes on QoS 2 publishes (close)
+  declare _st: Stream | undefined;     // a message being streamed in pieces (stream)
 
   /** Throws an Error with code "option" for options that cannot work (checked in the "setup" part). */
   constructor(public _p: Platform, o: Options) {

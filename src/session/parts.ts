@@ -13,10 +13,11 @@ import * as ctl from "./ctl.js";
 import * as close from "./close.js";
 import * as pub from "./pub.js";
 import * as match from "./match.js";
+import * as stream from "./stream.js";
 
-const PARTS: { [name: string]: any } = { setup, sub, ctl, close, pub, match };
+const PARTS: { [name: string]: any } = { setup, sub, ctl, close, pub, match, stream };
 
-/** The part `name` (setup, sub, ctl, close, pub, match); `keep` 1: it will be needed again soon, keep it loaded. */
+/** The part `name` (setup, sub, ctl, close, pub, match; stream, which only features require); `keep` 1: it will be needed again soon, keep it loaded. */
 export function part(name: string, keep?: number): any {
   return PARTS[name];
 }

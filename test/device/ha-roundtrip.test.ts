@@ -58,8 +58,8 @@ async function roundTrip(node: string, perEntity: boolean) {
   assert.equal(st("fan"), "0.25", "pwm initial 0.25 on the number");
   assert.equal(st("relay"), "off");
   assert.equal(st("firmware"), PKG_VERSION, "update: installed version from <base>/info");
-  assert.deepEqual([ent("firmware").config.device.sw_version, ent("firmware").config.origin.sw_version], [PKG_VERSION, PKG_VERSION],
-    "the device's sw and the origin's: the same version as the update entity's");
+  assert.deepEqual([ha.devices.get(node).sw_version, ha.origins.get(node).sw_version, ha.devices.get(node).manufacturer],
+    [PKG_VERSION, PKG_VERSION, "mote"], "the device's sw and the origin's (in the registry): the same version as the update entity's");
   assert.equal(st("diag_rssi"), "-61");
   assert.ok(Number(st("diag_vars_free")) > 0 && Number(st("diag_uptime")) >= 0);
   board.pins.set("D5", 0);

@@ -97,12 +97,17 @@ async function check(node: string, topics: string[]) {
   }
   assert.deepEqual(errors, []);
   assert.deepEqual([...entities.keys()].sort(), EXPECTED.map(([p, k]) => `${p} ${node}_${k}`).sort());
+  // The device as Home Assistant's registry ends up with it: every config's dev merged, each key given
+  // updating it (HAcore mqtt entity.py device_info_from_specifications takes only the keys present).
+  // Per-entity configs after the first name the device by its id alone, and give no origin.
+  const device: any = {}, origin: any = {};
+  for (const c of entities.values()) { Object.assign(device, c.device); Object.assign(origin, c.origin ?? {}); }
+  // The firmware version from package.json, through the build (version.ts) and the runtime (m.v).
+  assert.deepEqual([device.sw_version, origin.sw_version, device.name, device.manufacturer], [PKG_VERSION, PKG_VERSION, node, "mote"]);
   for (const c of entities.values()) {
     assert.match(c.unique_id, ID);
     assert.equal(c.device.identifiers[0], node);
     assert.equal(c.availability_topic, `ha/${node}/status`);
-    // The firmware version from package.json, through the build (version.ts) and the runtime (m.v).
-    assert.deepEqual([c.device.sw_version, c.origin?.sw_version], [PKG_VERSION, PKG_VERSION], c.unique_id);
     if (c.platform == "sensor" && !c.entity_category || c.unique_id.endsWith("_door")) assert.equal(c.expire_after, 660, `${c.unique_id}: 2 x 300 + 3 x 20`);
   }
   assert.equal(entities.get(`binary_sensor ${node}_knob`).expire_after, undefined, "a button sensor does not expire");

@@ -227,12 +227,17 @@ export interface Entity {
  * (<prefix>/<platform>/+/config, /+/+/config, <prefix>/device/+/config), then publishes its birth.
  * `registry` (unique_id -> hash) outlives stop()/start() like Home Assistant's entity registry;
  * `entities` (what was discovered since start) does not. An entity leaves the registry only when
- * removed while discovered, as in Home Assistant.
+ * removed while discovered, as in Home Assistant. `devices` (first identifier -> device info) is the
+ * device registry: each discovered config's dev updates the keys it gives and keeps the others (HAcore
+ * mqtt entity.py, device_info_from_specifications: only the keys present), so a per-entity config may
+ * name its device by its ids alone once another gave the rest; `origins` likewise, per device.
  */
 export class FakeHomeAssistant {
   client?: MqttClient;
   entities = new Map<string, Entity>();
   registry = new Map<string, string>();
+  devices = new Map<string, any>();
+  origins = new Map<string, any>();
   errors: string[] = [];
   discoveries = 0;
   private subs = new Map<string, Set<string>>();
@@ -286,6 +291,11 @@ export class FakeHomeAssistant {
         state: had?.state };
       this.entities.set(key, e);
       if (c.config.unique_id) this.registry.set(c.config.unique_id, key);
+      const id = c.config.device?.identifiers?.[0];
+      if (id !== undefined) {
+        this.devices.set(id, { ...this.devices.get(id), ...c.config.device });
+        if (c.config.origin) this.origins.set(id, { ...this.origins.get(id), ...c.config.origin });
+      }
       for (const t of [c.config.state_topic, c.config.availability_topic]) {
         if (!t) continue;
         if (!this.subs.has(t)) this.subs.set(t, new Set());
