@@ -50,12 +50,13 @@ interface RemoteSession {
 interface RemoteLib { open(broker: BrokerOptions, clientId: string, key?: string): Promise<RemoteSession> }
 
 /** ./remote.js when this build has it, or why not. */
-export async function loadRemote(): Promise<{ lib?: RemoteLib; why?: string }> {
+export async function loadRemote(): Promise<{ lib?: RemoteLib; why?: string; configErrors?: (cfg: unknown, boardId?: string) => string[] }> {
   const spec = "./remote.js"; // a variable: the module may not exist in this build
   try {
     const m: any = await import(spec);
     const lib = m.Remote ?? m.default?.Remote;
-    if (lib && typeof lib.open == "function") return { lib };
+    // configErrors: the validation `mote config push` does ("***" keeps a secret the board has).
+    if (lib && typeof lib.open == "function") return { lib, configErrors: m.configErrors };
     return { why: "remote.js has no Remote.open" };
   } catch (e) {
     const missing = (e as { code?: string }).code == "ERR_MODULE_NOT_FOUND" && /remote\.js/.test((e as Error).message);
@@ -175,6 +176,7 @@ export async function startMonitor(o: MonitorOptions): Promise<Monitor> {
   }
 
   function validate(cfg: unknown, boardId?: unknown): string[] {
+    if (remote.configErrors) return remote.configErrors(cfg, typeof boardId == "string" ? boardId : undefined);
     let spec: any;
     if (typeof boardId == "string" && boardIds().includes(boardId)) spec = loadBoard(boardId);
     return checkConfig(cfg, spec);
