@@ -165,7 +165,10 @@ test("OTA resumes after a dropped connection instead of starting over", async ()
   board.wifi.restore();
   await host.until(() => host.on("status").at(-1)?.text == "online" && board.json("mote.up") == 1, "back online", 15000);
   const { begin, end } = await host.ota(B);
-  assert.equal(begin.next, got, "resumed where it stopped");
+  // Where it stopped: at least what the host saw acknowledged (a chunk still in flight when the host
+  // stopped may have been written after its last ack), and not from the start.
+  const at = begin.next as number;
+  assert.ok(at >= got && at < B.length, `resumed at ${at}, the host stopped after ${got} of ${B.length}`);
   assert.equal(end?.ok, true);
   await host.info((i) => i.hash == h("sha256", B) && i.boot == "ota");
 });
