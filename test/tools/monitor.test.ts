@@ -74,6 +74,8 @@ test("the fleet page: a simulated board online, sensor and chart, actuator contr
   await waitFor(() => board.pins.state("D26").out == 1, 5000, "the relay pin high on the board");
   await waitFor(async () => (await page.getAttribute(relay, "data-state")) == "1", 5000, "the echo 1 on the page");
   assert.equal(await page.locator(relay + " button.toggle").textContent(), "ON");
+  // The actuators' echoes are not also shown as sensors.
+  assert.equal(await page.locator('[data-sensor="relay"], [data-sensor="fan"]').count(), 0);
   // The fan (PWM) through its slider.
   await page.locator('[data-actuator="fan"] input[type=range]').fill("0.4");
   await waitFor(() => board.pins.state("D25").duty == 0.4, 5000, "the fan's duty 0.4");

@@ -212,6 +212,12 @@
   function sensors(d, full) {
     var box = $("b-sensors");
     if (full) { box.innerHTML = ""; for (var k in charts) { charts[k].u.destroy(); delete charts[k]; } }
+    // An echo seen before the discovery looked like a sensor: once the board says it is an actuator, its
+    // card goes from here.
+    d.actuators.forEach(function (a) {
+      var el = box.querySelector('[data-sensor="' + CSS.escape(a.name) + '"]');
+      if (el) { if (charts[a.name]) { charts[a.name].u.destroy(); delete charts[a.name]; } el.remove(); }
+    });
     if (!d.sensors.length) box.textContent = "none seen yet";
     else if (box.firstChild && box.firstChild.nodeType == 3) box.textContent = "";
     d.sensors.forEach(function (s) {
@@ -224,7 +230,11 @@
         var u = new uPlot({
           width: 320, height: 130, legend: { show: false }, cursor: { show: false },
           // One point alone would stretch the time axis over years: show a minute around it.
-          scales: { x: { time: true, range: function (u, min, max) { return min == max ? [min - 30, max + 30] : [min, max]; } } },
+          // No point yet: the last minute.
+          scales: { x: { time: true, range: function (u, min, max) {
+            if (min == null || max == null) { var t = Date.now() / 1000; return [t - 60, t]; }
+            return min == max ? [min - 30, max + 30] : [min, max];
+          } } },
           series: [{}, { label: s.name, stroke: "#2f6fd1", width: 1.5, points: { show: false } }],
           axes: [{ size: 28 }, { size: 44 }],
         }, data, el.querySelector(".chart"));
