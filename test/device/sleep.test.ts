@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
+import { retainedText } from "../support/util.js";
 import { Rig, sleep } from "./rig.js";
 
 let broker: MosquittoInstance;
@@ -47,7 +48,7 @@ test("cycles: readings once per wake with the deadband kept across sleeps, a com
   await rig.until(() => board.sleeps == 3, "third sleep");
   assert.deepEqual(rig.texts(`${base}/level`), ["0.5", "0.8"]);
   assert.deepEqual(rig.texts(`${base}/status`), ["online", "sleeping", "online", "sleeping", "online", "sleeping"]);
-  assert.equal(await retainedOf(`${base}/status`), "sleeping");
+  assert.equal(await retainedText(broker.url, `${base}/status`), "sleeping");
   // The state file: one record per cycle, appended into erased flash (no erase after the first).
   const file = board.storage.read("mote.sleep")!;
   assert.equal(file.length, 4096);
@@ -57,16 +58,6 @@ test("cycles: readings once per wake with the deadband kept across sleeps, a com
   assert.deepEqual(board.errors, []);
 });
 
-async function retainedOf(topic: string): Promise<string | undefined> {
-  const { mqttjsClient } = await import("../support/util.js");
-  const c = await mqttjsClient(broker.url);
-  let got: string | undefined;
-  c.on("message", (t, m, p) => { if (p.retain) got = m.toString(); });
-  await c.subscribeAsync(topic);
-  await sleep(200);
-  await c.endAsync();
-  return got;
-}
 
 test("stay: a retained 1 on <base>/stay keeps the board awake and reading; clearing it lets it sleep", async () => {
   const base = rig.nextBase();

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
+import { retainedText } from "../support/util.js";
 import { ROOT } from "../../src/tools/config-check.js";
 import { Rig, sleep } from "./rig.js";
 
@@ -80,7 +81,7 @@ test("a script throwing at load is reported with its line; the board and the res
   await rig.until(() => rig.last(`${base}/status`)?.text == "error", "status error");
   const err = rig.last(`${base}/error`)!.text;
   assert.match(err, /^mote-user\.js:3: ReferenceError: .*notDefined/);
-  assert.equal(await retainedText(`${base}/error`), err, "kept retained with the config errors");
+  assert.equal(await retainedText(broker.url, `${base}/error`), err, "kept retained with the config errors");
   await rig.until(() => rig.on(`${base}/up`).length >= 3, "built-in sensors run");
   assert.ok(board.logs.includes("mote: before") && !board.logs.includes("mote: after"));
   assert.deepEqual(board.errors, [], "nothing uncaught");
@@ -130,7 +131,7 @@ test("exceptions in callbacks (timer, sensor read, subscription, actuator) are r
   await rig.watcher.publishAsync(`${base}/valve/set`, "open", { qos: 1 });
   await rig.until(() => rig.last(`${base}/valve`)?.text == "open", "actuator still obeys");
   assert.ok(rig.on(`${base}/error`).slice(1).every((m) => !m.retain));
-  assert.equal(await retainedText(`${base}/error`), undefined, "no retained error (the empty birth message cleared it)");
+  assert.equal(await retainedText(broker.url, `${base}/error`), undefined, "no retained error (the empty birth message cleared it)");
   assert.equal(rig.last(`${base}/status`)?.text, "online");
   assert.deepEqual(board.errors, []);
 });
@@ -171,13 +172,3 @@ test("examples: a custom I2C sensor and a thermostat rule driving a relay", asyn
   assert.deepEqual(th.board.errors, []);
 });
 
-async function retainedText(topic: string): Promise<string | undefined> {
-  const { mqttjsClient } = await import("../support/util.js");
-  const c = await mqttjsClient(broker.url);
-  let got: string | undefined;
-  c.on("message", (t, m, p) => { if (p.retain) got = m.toString(); });
-  await c.subscribeAsync(topic);
-  await sleep(200);
-  await c.endAsync();
-  return got;
-}
