@@ -1,10 +1,13 @@
 // Shared by the Home Assistant tests: a simulated board booted with the built firmware and the
 // Home Assistant / diag feature modules in its Storage, against one Mosquitto.
+import { after, before } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SimBoard, type SimBoardOptions } from "../../src/host/index.js";
 import { ROOT, loadBoard } from "../../src/tools/config-check.js";
 import { compactBoard } from "../../src/device/config.js";
+import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
+import type { FakeHomeAssistant } from "../support/ha.js";
 
 export const FW = join(ROOT, "firmware");
 /** package.json's version: what the build writes into the bundles as the firmware version (version.ts). */
@@ -62,3 +65,19 @@ export const ALL_TYPES = {
     { name: "fan", type: "pwm", pin: "D25", initial: 0.25 },
   ],
 };
+
+/**
+ * One Mosquitto for a test file (started before its tests) and the boards and Home Assistant stand-ins
+ * its tests make, all closed after them.
+ */
+export function haSuite(): { readonly broker: MosquittoInstance; boards: Booted[]; has: FakeHomeAssistant[] } {
+  let broker: MosquittoInstance;
+  const suite = { get broker() { return broker; }, boards: [] as Booted[], has: [] as FakeHomeAssistant[] };
+  before(async () => { broker = await startMosquitto(); });
+  after(async () => {
+    for (const b of suite.boards) b.board.close();
+    for (const h of suite.has) await h.stop();
+    await broker?.stop();
+  });
+  return suite;
+}

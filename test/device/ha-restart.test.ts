@@ -1,23 +1,13 @@
 // Staying correct across restarts: Home Assistant's birth brings the discovery back, and a renamed or
 // removed sensor leaves no ghost in Home Assistant's registry, also when the board's config was edited
 // while Home Assistant was down (the board keeps what it announced in Storage), in both modes.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { mqttjsClient, waitFor, sleep } from "../support/util.js";
 import { FakeHomeAssistant } from "../support/ha.js";
-import { bootBoard, rebootWith, type Booted } from "./ha-common.js";
+import { bootBoard, rebootWith, type Booted, haSuite } from "./ha-common.js";
 
-let broker: MosquittoInstance;
-const boards: Booted[] = [];
-const has: FakeHomeAssistant[] = [];
-
-before(async () => { broker = await startMosquitto(); });
-after(async () => {
-  for (const b of boards) b.board.close();
-  for (const h of has) await h.stop();
-  await broker?.stop();
-});
+const suite = haSuite(), { boards, has } = suite;
 
 const SENSORS = [
   { name: "a", type: "analog", pin: "D34", every: 0.2 },
@@ -31,10 +21,10 @@ const userIds = (ha: FakeHomeAssistant, node: string) =>
   uids(ha).filter((u) => u.startsWith(node + "_") && !/_(restart|firmware)$/.test(u)).map((u) => u.slice(node.length + 1));
 
 async function setup(node: string, perEntity: boolean) {
-  const ha = new FakeHomeAssistant(broker.url);
+  const ha = new FakeHomeAssistant(suite.broker.url);
   has.push(ha);
   await ha.start();
-  const b = bootBoard(broker.port, node, { homeassistant: { per_entity: perEntity }, sensors: structuredClone(SENSORS) }, { diag: false });
+  const b = bootBoard(suite.broker.port, node, { homeassistant: { per_entity: perEntity }, sensors: structuredClone(SENSORS) }, { diag: false });
   boards.push(b);
   await waitFor(() => userIds(ha, node).length == 3, 8000, () => `discovery: ${uids(ha)}`);
   return { ha, b };
@@ -48,7 +38,7 @@ for (const perEntity of [false, true]) {
     const { ha, b } = await setup(`birth${n}`, perEntity);
     // Home Assistant restarts with the retained discovery gone (e.g. a broker without persistence).
     await ha.stop();
-    const c = await mqttjsClient(broker.url);
+    const c = await mqttjsClient(suite.broker.url);
     const topics = perEntity ? ["sensor/birthe/a", "sensor/birthe/b", "binary_sensor/birthe/c", "button/birthe/restart", "update/birthe/firmware"]
       : ["device/birthd"];
     for (const t of topics) await c.publishAsync(`homeassistant/${t}/config`, "", { qos: 1, retain: true });
@@ -73,7 +63,7 @@ for (const perEntity of [false, true]) {
     await waitFor(() => userIds(ha, b.node).join() == "a2,b", 8000, () => `after the edit: ${uids(ha)}`);
     assert.deepEqual(ha.ghosts().filter((u) => u.startsWith(b.node + "_")), []);
     // A Home Assistant started later sees the same.
-    const late = new FakeHomeAssistant(broker.url);
+    const late = new FakeHomeAssistant(suite.broker.url);
     has.push(late);
     await late.start(false);
     await sleep(500);
@@ -111,13 +101,13 @@ test("switching from per-entity to device mode empties the per-entity configs", 
   rebootWith(b, (c) => { c.homeassistant = true; });
   await waitFor(() => !!b.board.storage.readText("mote.ha")?.startsWith("d "), 8000, "device mode announced");
   await sleep(500);
-  const late = new FakeHomeAssistant(broker.url);
+  const late = new FakeHomeAssistant(suite.broker.url);
   has.push(late);
   await late.start(false);
   await sleep(500);
   assert.deepEqual(userIds(late, b.node), ["a", "b", "c"]);
   const topics = new Set<string>();
-  const c = await mqttjsClient(broker.url);
+  const c = await mqttjsClient(suite.broker.url);
   c.on("message", (t, m, p) => { if (p.retain && m.length) topics.add(t); });
   await c.subscribeAsync("homeassistant/#");
   await sleep(300);

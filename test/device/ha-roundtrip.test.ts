@@ -2,29 +2,19 @@
 // the discovery as Home Assistant does (abbreviations, `~`, shared options), follows each declared state
 // topic to a value, sends each declared command payload on each command topic, and checks that the
 // actuator in the simulated board moves and that the state shown is what the discovery declares.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { mqttjsClient, waitFor, sleep } from "../support/util.js";
 import { FakeHomeAssistant, type Entity } from "../support/ha.js";
-import { bootBoard, ALL_TYPES, PKG_VERSION, type Booted } from "./ha-common.js";
+import { bootBoard, ALL_TYPES, PKG_VERSION, haSuite } from "./ha-common.js";
 
-let broker: MosquittoInstance;
-const boards: Booted[] = [];
-const has: FakeHomeAssistant[] = [];
-
-before(async () => { broker = await startMosquitto(); });
-after(async () => {
-  for (const b of boards) b.board.close();
-  for (const h of has) await h.stop();
-  await broker?.stop();
-});
+const suite = haSuite(), { boards, has } = suite;
 
 async function roundTrip(node: string, perEntity: boolean) {
-  const ha = new FakeHomeAssistant(broker.url);
+  const ha = new FakeHomeAssistant(suite.broker.url);
   has.push(ha);
   await ha.start();
-  const b = bootBoard(broker.port, node, { homeassistant: { per_entity: perEntity }, diag_every: 1, ...ALL_TYPES });
+  const b = bootBoard(suite.broker.port, node, { homeassistant: { per_entity: perEntity }, diag_every: 1, ...ALL_TYPES });
   boards.push(b);
   const { board, base } = b;
   board.pins.setAnalog("D34", 0.5);
@@ -37,7 +27,7 @@ async function roundTrip(node: string, perEntity: boolean) {
   // with fw the runtime's version, m.v).
   const fw = board.run("mote.v");
   assert.equal(fw, PKG_VERSION, "the runtime's version is package.json's");
-  const pub = await mqttjsClient(broker.url);
+  const pub = await mqttjsClient(suite.broker.url);
   await pub.publishAsync(`${base}/info`, JSON.stringify({ fw, hash: "ab", alg: "sha256", board: "esp32-devkitc", id: node,
     cfg: "cd", free: 1000, boot: "power", n: 0, remote: false }), { qos: 1, retain: true });
   await pub.endAsync();
@@ -112,10 +102,10 @@ mote.actuator({ name: "target", initial: 20, min: 5, max: 30, step: 0.5, unit: "
 for (const perEntity of [false, true]) {
   test(`${perEntity ? "per-entity" : "device"} mode: user actuators as a switch and a number; commands move them and the states match`, async () => {
     const node = perEntity ? "rtusere" : "rtuserd";
-    const ha = new FakeHomeAssistant(broker.url);
+    const ha = new FakeHomeAssistant(suite.broker.url);
     has.push(ha);
     await ha.start();
-    const b = bootBoard(broker.port, node, { homeassistant: { per_entity: perEntity } }, { user: USER, diag: false, sim: { bytes: true } });
+    const b = bootBoard(suite.broker.port, node, { homeassistant: { per_entity: perEntity } }, { user: USER, diag: false, sim: { bytes: true } });
     boards.push(b);
     const { board } = b;
     const ent = (k: string) => ha.entity(node, k) as Entity;

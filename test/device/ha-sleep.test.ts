@@ -1,30 +1,20 @@
 // Home Assistant on a board that sleeps (mote-sleep): the first cycle after a power-on stays awake for
 // the announce (0.5..2 s after the connect) and then sleeps; the wakes after it, where the broker kept
 // the session and the retained discovery, announce nothing and sleep as soon as their work is done.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { waitFor } from "../support/util.js";
 import { FakeHomeAssistant, type Entity } from "../support/ha.js";
-import { bootBoard, type Booted } from "./ha-common.js";
+import { bootBoard, haSuite } from "./ha-common.js";
 
-let broker: MosquittoInstance;
-const boards: Booted[] = [];
-const has: FakeHomeAssistant[] = [];
-
-before(async () => { broker = await startMosquitto(); });
-after(async () => {
-  for (const b of boards) b.board.close();
-  for (const h of has) await h.stop();
-  await broker?.stop();
-});
+const suite = haSuite(), { boards, has } = suite;
 
 test("a sleeping board is discovered on its first cycle, then wakes without announcing again", async () => {
-  const ha = new FakeHomeAssistant(broker.url);
+  const ha = new FakeHomeAssistant(suite.broker.url);
   has.push(ha);
   await ha.start();
   // 60 s of sleep last 3 s (sleepScale); awake at most 10 s.
-  const b = bootBoard(broker.port, "sleepy", { homeassistant: true, sleep: { every: 60, awake: 10 },
+  const b = bootBoard(suite.broker.port, "sleepy", { homeassistant: true, sleep: { every: 60, awake: 10 },
     sensors: [{ name: "up", type: "uptime" }], actuators: [{ name: "relay", type: "digital", pin: "D26" }] },
   { diag: false, sim: { sleepScale: 0.05 } });
   boards.push(b);
