@@ -91,9 +91,10 @@ export let validateConfig = function (c: any, b?: Partial<CompactBoard>): string
       rssi: "", button: "r", bme280: "" } : { digital: "d", pwm: "p" } as any)[ty];
     if (typeof need != "string") return err(p + "type", "unknown type " + ty + (isSensor ?
       " (analog, digital, internal-temperature, memory, uptime, rssi, dht22, ds18b20, button, bme280)" : " (digital, pwm)"));
-    // Keys of one type only: the I2C pins and address of a bme280, the debounce and level of a button.
-    for (k in { sda: 1, scl: 1, address: 1, debounce: 2, active_high: 2 }) if (it[k] !== undefined &&
-      ty != ((k == "debounce" || k == "active_high") ? "button" : "bme280")) err(p + k, "not used by type " + ty);
+    // Keys of one type only: the I2C pins and address of a bme280, the debounce, level and multi-press
+    // window of a button.
+    for (k in { sda: 1, scl: 1, address: 1, debounce: 2, active_high: 2, multi_press: 2 }) if (it[k] !== undefined &&
+      ty != ((k == "debounce" || k == "active_high" || k == "multi_press") ? "button" : "bme280")) err(p + k, "not used by type " + ty);
     if (ty == "bme280") {
       for (k in { sda: 1, scl: 1 }) if (it[k] === undefined) err(p + k, "required for type bme280"); else pin(p + k, it[k], "d");
     }
@@ -139,7 +140,7 @@ export let validateConfig = function (c: any, b?: Partial<CompactBoard>): string
       o = l[i]; t = k + "[" + i + "].";
       if (!isObj(o)) { err(t.slice(0, -1), "must be an object"); continue; }
       if (k == "sensors") check(o, t, { name: "N!", type: "s!", pin: "P", every: "p", qos: "i0,2", retain: "b",
-        deadband: "n0", heartbeat: "i1", scale: "n", offset: "n", debounce: "n0,10000", active_high: "b", sda: "P", scl: "P",
+        deadband: "n0", heartbeat: "i1", scale: "n", offset: "n", debounce: "n0,10000", active_high: "b", multi_press: "i100,5000", sda: "P", scl: "P",
         address: "i0,127" });
       else {
         check(o, t, { name: "N!", type: "s!", pin: "P!", invert: "b", initial: "x", restore: "b", freq: "p", qos: "i0,2" });

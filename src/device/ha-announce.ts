@@ -84,7 +84,8 @@ function kind(t: string): string {
 // 2 make its component when it is the k-th (a.pc), 3 make its per-entity config when it is the k-th
 // (a.pc, its topic a.pt)).
 function out(m: Mote, a: any, p: string, key: string, name: string, rest: string) {
-  var s = '"name":' + q(name) + ',"uniq_id":"' + a.node + "_" + key + '"';
+  // A device trigger is no entity and has no name (Home Assistant drops keys it does not know there).
+  var s = (name ? '"name":' + q(name) + "," : "") + '"uniq_id":"' + a.node + "_" + key + '"';
   if (a.mode == 0) a.now += p + "/" + key + " ";
   else if (a.n++ != a.k && a.mode > 1) return;
   else if (a.mode == 3) {
@@ -112,8 +113,15 @@ function walk(m: Mote, a: any) {
         out(m, a, "sensor", k + "_" + t, n + " " + t, ',"stat_t":' + q(b + "/" + n + "/" + t) + kind(t) + x);
       }
     } else if (t == "digital") out(m, a, "binary_sensor", k, n, ',"stat_t":' + q(b + "/" + n) + ',"pl_on":"true","pl_off":"false"' + x);
-    // A button's state changes only when pressed: no expiry.
-    else if (t == "button") out(m, a, "binary_sensor", k, n, ',"stat_t":' + q(b + "/" + n) + ',"pl_on":"pressed","pl_off":"released"');
+    // A button's state changes only when pressed: no expiry. With multi_press, one device trigger per
+    // count of 1 to 5 presses (the types Home Assistant's frontend names), on <base>/<name>/presses;
+    // the subtype is the button's name, so that several buttons' triggers stay apart.
+    else if (t == "button") {
+      out(m, a, "binary_sensor", k, n, ',"stat_t":' + q(b + "/" + n) + ',"pl_on":"pressed","pl_off":"released"');
+      if (s.multi_press) for (j = 1; j < 6; j++) out(m, a, "device_automation", k + "_presses_" + j, "", ',"automation_type":"trigger","topic":' +
+        q(b + "/" + n + "/presses") + ',"type":"button_' + ["short", "double", "triple", "quadruple", "quintuple"][j - 1] +
+        '_press","subtype":' + q(n) + ',"payload":"' + j + '"');
+    }
     else out(m, a, "sensor", k, n, ',"stat_t":' + q(b + "/" + n) + (t == "user" ? (s.unit ? ',"unit_of_meas":' + q(s.unit) : "") +
       (s.device_class ? ',"dev_cla":' + q(s.device_class) : "") + (s.state_class ? ',"stat_cla":' + q(s.state_class) : "") : kind(t)) + x);
   }

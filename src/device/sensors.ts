@@ -3,12 +3,16 @@
 // offset apply to the temperature) when it moved more than `deadband` since the last publish, or after
 // `heartbeat` periods without one. A failed read publishes nothing and counts an error in s.e; it never
 // stops the others. A `button` is not read on a timer: setWatch reports its edges (debounced, `debounce`
-// ms, default 50) and each one is published at once on <base>/<name> as "pressed" or "released".
+// ms, default 50) and each one is published at once on <base>/<name> as "pressed" or "released". With
+// `multi_press` (ms) the presses of a series (each press starting within multi_press ms of the release
+// before) are also counted, and the count goes on <base>/<name>/presses ("1", "2", ...) once the series
+// is over: multi_press ms after its last release.
 // A `user` sensor (added by mote.sensor() in the user's code, feature mote-script) is read through its
 // function s.r (a value returned, or passed to the callback it gets).
 // Defaults (config.schema.json) are applied here, not stored, and the state lives on the sensor's own
 // config object, created as needed: v/w/x last published values, n periods since, e errors, h driver
-// object, b read in progress, k ticks left until the next read. Few properties per sensor: each costs variables on the board.
+// object, b read in progress, k ticks left until the next read; a multi_press button's c presses so far
+// and p the timer that ends the series. Few properties per sensor: each costs variables on the board.
 // With "sleep" (feature mote-sleep) no timers run: that feature reads each sensor once per wake through
 // m.rd, and readings taken before the connection is up go to m.q, its store for the next connection.
 import type { Mote } from "./mote.js";
@@ -50,14 +54,27 @@ function got(s: any, v: any, w?: number, x?: number) {
 }
 
 // Reads sensor s (timers, mote-sleep, mote-script). A button is not read: setWatch calls this with
-// its edge e (no function of its own: each costs variables on every board, buttons or not).
+// its edge e, and a multi_press button's timer with e = 1 when the series is over (no functions of
+// their own: each costs variables on every board, buttons or not).
 function read(m: Mote, s: any, e?: any) {
-  var t = s.type, r: any;
+  var t = s.type, r: any = m.up ? m.client : m.q;
+  if (e === 1) {
+    // Events, not states: never retained (a retained count would fire again at every subscribe).
+    if (r) r.publish(m.base + "/" + s.name + "/presses", "" + s.c, { qos: s.qos });
+    s.c = s.p = 0;
+    return;
+  }
   if (e) {
     // Pulled up (pressed = low) unless active_high; every debounced edge is published at once.
     s.v = e.state == !!s.active_high ? "pressed" : "released";
-    r = m.up ? m.client : m.q;
     if (r) r.publish(m.base + "/" + s.name, s.v, { qos: s.qos, retain: s.retain });
+    if (s.multi_press) {
+      // A press within the window continues the series; its release opens the window again.
+      if (s.p) board.cancel(s.p);
+      s.p = 0;
+      if (s.v == "pressed") s.c = (s.c || 0) + 1;
+      else if (s.c) s.p = board.after(read, s.multi_press, m, s, 1);
+    }
     return;
   }
   if (s.b) return;

@@ -58,6 +58,7 @@ export const board = {
   pwm: analogWrite,
   every: setInterval,
   after: setTimeout,
+  cancel: clearTimeout,
   seconds: getTime,
   serial: getSerial,
   temperature: E.getTemperature,

@@ -134,3 +134,41 @@ for (const perEntity of [false, true]) {
     assert.deepEqual(board.errors, []);
   });
 }
+
+// A button with multi_press: besides its binary sensor, one device trigger per count of 1 to 5 presses.
+// Home Assistant's stand-in subscribes to each trigger's topic and counts the messages with its payload:
+// a double press fires the double-press trigger once, and no other.
+for (const perEntity of [false, true]) {
+  test(`${perEntity ? "per-entity" : "device"} mode: a multi-press button fires the device trigger of its count`, async () => {
+    const node = perEntity ? "rttrige" : "rttrigd";
+    const ha = new FakeHomeAssistant(suite.broker.url);
+    has.push(ha);
+    await ha.start();
+    const b = bootBoard(suite.broker.port, node, { homeassistant: { per_entity: perEntity },
+      sensors: [{ name: "hall light", type: "button", pin: "D27", debounce: 10, multi_press: 250 }] }, { diag: false });
+    boards.push(b);
+    const { board } = b;
+    const kinds = ["short", "double", "triple", "quadruple", "quintuple"];
+    const trig = (n: number) => ha.entity(node, `hall_light_presses_${n}`) as Entity;
+    await waitFor(() => [1, 2, 3, 4, 5].every((n) => trig(n)) && !!ha.entity(node, "hall_light"), 10000, "discovery of the triggers");
+    assert.deepEqual(ha.errors, []);
+    for (let n = 1; n <= 5; n++) {
+      const c = trig(n).config;
+      assert.deepEqual([trig(n).platform, c.automation_type, c.topic, c.type, c.subtype, c.payload],
+        ["device_automation", "trigger", `${b.base}/hall light/presses`, `button_${kinds[n - 1]}_press`, "hall light", String(n)]);
+    }
+    await waitFor(() => !!ha.entity(node, "hall_light")?.available, 5000, "available");
+    // Two presses 80 ms apart, each bouncing: one series of 2.
+    for (let i = 0; i < 2; i++) {
+      await board.bounce("D27", 0, 4, 2);
+      await sleep(60);
+      await board.bounce("D27", 1, 4, 2);
+      await sleep(80);
+    }
+    await waitFor(() => trig(2).fired == 1, 3000, "the double-press trigger");
+    await sleep(400);
+    assert.deepEqual([1, 2, 3, 4, 5].map((n) => trig(n).fired), [0, 1, 0, 0, 0]);
+    assert.equal(ha.entity(node, "hall_light")!.state, "off", "the binary sensor shows released");
+    assert.deepEqual(board.errors, []);
+  });
+}

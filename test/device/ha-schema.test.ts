@@ -35,7 +35,7 @@ after(async () => {
 const ISSUE14 = {
   sensors: [
     { name: "climate", type: "bme280", sda: "D21", scl: "D22", address: 0x76, every: 60 },
-    { name: "knob", type: "button", pin: "D27" },
+    { name: "knob", type: "button", pin: "D27", multi_press: 400 },
   ],
   sleep: { every: 300, awake: 20 },
 };
@@ -69,7 +69,8 @@ const EXPECTED: [string, string][] = [
   ["sensor", "level"], ["binary_sensor", "door"], ["sensor", "chip"], ["sensor", "free"], ["sensor", "up"], ["sensor", "signal"],
   ["sensor", "air_temperature"], ["sensor", "air_humidity"], ["sensor", "water"],
   ["sensor", "climate_temperature"], ["sensor", "climate_humidity"], ["sensor", "climate_pressure"],
-  ["binary_sensor", "knob"], ["sensor", "co2"], ["switch", "relay"], ["number", "fan"], ["switch", "heater"], ["number", "target"],
+  ["binary_sensor", "knob"], ...[1, 2, 3, 4, 5].map((n): [string, string] => ["device_automation", `knob_presses_${n}`]),
+  ["sensor", "co2"], ["switch", "relay"], ["number", "fan"], ["switch", "heater"], ["number", "target"],
   ["sensor", "diag_vars_free"], ["sensor", "diag_rssi"], ["sensor", "diag_uptime"], ["sensor", "diag_reconnects"],
   ["sensor", "diag_dropped"], ["button", "restart"], ["update", "firmware"],
 ];
@@ -136,7 +137,7 @@ test("device mode: one retained config on <prefix>/device/<node>/config, every c
 test("per-entity mode: one retained config per entity on <prefix>/<component>/<node>/<key>/config", async () => {
   await announceAll("schemaent", true);
   const topics = [...new Set(seen.filter((s) => s.topic.includes("/schemaent/")).map((s) => s.topic))];
-  for (const t of topics) assert.match(t, /^homeassistant\/(sensor|binary_sensor|switch|number|button|update)\/schemaent\/[a-zA-Z0-9_-]+\/config$/);
+  for (const t of topics) assert.match(t, /^homeassistant\/(sensor|binary_sensor|switch|number|button|update|device_automation)\/schemaent\/[a-zA-Z0-9_-]+\/config$/);
   assert.deepEqual(topics.filter((t) => !seen.some((s) => s.topic == t && s.text)), [], "every topic has a config");
   assert.equal(topics.length, EXPECTED.length, topics.join(" "));
   await check("schemaent", topics);

@@ -100,3 +100,33 @@ test("the simulated BME280 answers Espruino's I2C calls like the chip: id regist
   assert.ok(Math.abs(r.d.temp - 25) < 0.01 && Math.abs(r.d.humidity - 50) < 0.01 && Math.abs(r.d.pressure - 1013.25) < 0.01, JSON.stringify(r.d));
   assert.match(r.err, /no ACK/);
 });
+
+test("button with multi_press: each series' count on <base>/<name>/presses once it is over, pressed/released as before", async () => {
+  const { board, base } = rig.device({
+    sensors: [{ name: "sw", type: "button", pin: "D4", debounce: 10, multi_press: 200 }],
+  });
+  await rig.until(() => rig.last(`${base}/status`)?.text == "online", "online");
+  const press = async (gap: number) => {
+    await board.bounce("D4", 0, 4, 2);
+    await sleep(50);
+    await board.bounce("D4", 1, 4, 2);
+    await sleep(gap);
+  };
+  // A single press, then (after the window) a triple press with gaps well inside it.
+  await press(400);
+  assert.deepEqual(rig.texts(`${base}/sw/presses`), ["1"]);
+  for (let i = 0; i < 3; i++) await press(60);
+  // Nothing while the series may still go on.
+  assert.deepEqual(rig.texts(`${base}/sw/presses`), ["1"]);
+  await rig.until(() => rig.on(`${base}/sw/presses`).length == 2, "the triple press");
+  // A press held longer than the window is still one press: the window starts at the release.
+  await board.bounce("D4", 0, 4, 2);
+  await sleep(350);
+  await board.bounce("D4", 1, 4, 2);
+  await rig.until(() => rig.on(`${base}/sw/presses`).length == 3, "the long press");
+  await sleep(300);
+  assert.deepEqual(rig.texts(`${base}/sw/presses`), ["1", "3", "1"]);
+  assert.ok(rig.on(`${base}/sw/presses`).every((m) => !m.retain), "events are not retained");
+  assert.equal(rig.texts(`${base}/sw`).length, 10, "pressed and released for each of the 5 presses");
+  assert.deepEqual(board.errors, []);
+});

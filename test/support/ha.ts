@@ -5,7 +5,9 @@
 //   HAdoc  https://www.home-assistant.io/integrations/mqtt/ (discovery topic, device discovery, "Supported
 //          abbreviations in MQTT discovery messages", "Using abbreviations and base topic", birth message)
 //   and the platform pages: sensor.mqtt, binary_sensor.mqtt, switch.mqtt, number.mqtt, button.mqtt,
-//   update.mqtt (their "Configuration Variables").
+//   update.mqtt (their "Configuration Variables"), and device_trigger.mqtt (automation_type, topic, type,
+//   subtype, payload; HAcore device_trigger.py TRIGGER_DISCOVERY_SCHEMA removes other keys, such as the
+//   availability a device config's components inherit).
 //   HAcore home-assistant/core homeassistant/components/mqtt/discovery.py (dev, 2026): TOPIC_MATCHER
 //          ([a-zA-Z0-9_-] node and object ids), abbreviations expanded before validation, `~` replaced at
 //          the start or end of values whose key ends in "topic" and of availability[].topic, device
@@ -59,6 +61,8 @@ export const PLATFORMS: Record<string, { keys: string[]; required: string[] }> =
   button: { keys: ["command_topic", "command_template", "payload_press", "device_class", "retain"], required: ["command_topic"] },
   update: { keys: ["state_topic", "command_topic", "latest_version_topic", "latest_version_template", "payload_install",
     "release_summary", "release_url", "title", "display_precision", "device_class", "value_template", "retain"], required: [] },
+  device_automation: { keys: ["automation_type", "topic", "type", "subtype", "payload", "value_template"],
+    required: ["automation_type", "topic", "type", "subtype"] },
 };
 /** Root options of a device config that its components inherit (HAcore SHARED_OPTIONS). */
 export const SHARED_OPTIONS = ["availability", "availability_mode", "availability_template", "availability_topic",
@@ -187,6 +191,12 @@ function checkEntity(c: any, platform: string, where: string, errors: string[]):
     if (c.mode !== undefined && !["auto", "box", "slider"].includes(c.mode)) errors.push(`${where}: mode ${c.mode}`);
     if (!(typeof c.min == "number" && typeof c.max == "number" && c.min < c.max)) errors.push(`${where}: min < max required`);
   }
+  if (platform == "device_automation") {
+    if (c.automation_type != "trigger") errors.push(`${where}: automation_type must be trigger`);
+    if (/[+#]/.test(c.topic ?? "")) errors.push(`${where}: topic not a topic`);
+    // Not an entity: no name (the frontend names a trigger by its subtype and type).
+    if ("name" in c) errors.push(`${where}: a device trigger has no name`);
+  }
   if (platform == "button" && c.device_class && !["identify", "restart", "update"].includes(c.device_class)) errors.push(`${where}: button dev_cla ${c.device_class}`);
   for (const k of ["value_template", "availability_template", "latest_version_template"]) {
     if (k in c && templateError(c[k])) errors.push(`${where}: ${k} ${JSON.stringify(c[k])}: ${templateError(c[k])}`);
@@ -220,6 +230,8 @@ export interface Entity {
   /** Payloads on the state topic that matched nothing declared. */
   bad: string[];
   available: boolean;
+  /** A device trigger: how many times it fired (a message on its topic with its payload). */
+  fired: number;
 }
 
 /**
@@ -288,7 +300,7 @@ export class FakeHomeAssistant {
         continue;
       }
       const e: Entity = { platform: c.platform, hash: c.hash, config: c.config, bad: [], available: had?.available ?? false,
-        state: had?.state };
+        state: had?.state, fired: had?.fired ?? 0 };
       this.entities.set(key, e);
       if (c.config.unique_id) this.registry.set(c.config.unique_id, key);
       const id = c.config.device?.identifiers?.[0];
@@ -296,7 +308,7 @@ export class FakeHomeAssistant {
         this.devices.set(id, { ...this.devices.get(id), ...c.config.device });
         if (c.config.origin) this.origins.set(id, { ...this.origins.get(id), ...c.config.origin });
       }
-      for (const t of [c.config.state_topic, c.config.availability_topic]) {
+      for (const t of [c.config.state_topic, c.config.availability_topic, c.config.topic]) {
         if (!t) continue;
         if (!this.subs.has(t)) this.subs.set(t, new Set());
         this.subs.get(t)!.add(key);
@@ -313,6 +325,10 @@ export class FakeHomeAssistant {
       const v = c.availability_template ? render(c.availability_template, payload) : payload;
       if (v == (c.payload_available ?? "online")) e.available = true;
       else if (v == (c.payload_not_available ?? "offline")) e.available = false;
+    }
+    if (e.platform == "device_automation") {
+      if (topic == c.topic && (c.payload === undefined || payload == c.payload)) e.fired++;
+      return;
     }
     if (topic != c.state_topic) return;
     const v = c.value_template ? render(c.value_template, payload) : payload;
