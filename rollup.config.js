@@ -133,7 +133,8 @@ const terserOptions = DEBUG
         // function object again on every call (decode per packet, the PUBLISH encoder per publish).
         reduce_funcs: false,
         // Espruino does not hoist a `var` written after a `return` (it becomes a global): inlining a
-        // function that uses its argument twice makes terser bind it in such a trailing `var`.
+        // function that uses its argument twice makes terser bind it in such a trailing `var`
+        // (espruino-check reports any var used before it has surely run: "var not yet run").
         inline: 1,
         pure_getters: "strict",
         drop_debugger: true,

@@ -8,7 +8,8 @@
 // plus what Espruino's own sources show (jsparse.c, jslex.c, jswrap_*.c): unknown globals and
 // static members (checked against the functions each built-in really has), names that are
 // keywords for Espruino's lexer (`of`), class member names, class fields, tagged templates,
-// string literals above \xff, non-ASCII source, and regex features its small matcher lacks.
+// string literals above \xff, non-ASCII source, regex features its small matcher lacks, and a var
+// used before its statement has surely run (Espruino does not hoist var: measured on 2v29).
 // It runs on the minified output, so it sees exactly what the board will parse, including
 // anything tsc or terser introduced.
 //
@@ -393,8 +394,79 @@ export function checkEspruinoSyntax(code: string, filename: string): Problem[] {
     }
   });
 
+  for (const u of varsUsedBeforeRun(ast)) {
+    report(u.start, "var not yet run", `\`${u.name}\` is used where no \`var ${u.name}\` has surely run: Espruino declares a var ` +
+      "only when its statement runs (not hoisted), so a var after a return or in a branch not taken leaves the name " +
+      "global (an assignment makes a global, a read throws ReferenceError). Declare it at the top of the function");
+  }
+
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   return problems;
+}
+
+/**
+ * Uses of var-declared names that may run before any declaration of the name has run. Espruino 2v29
+ * declares a `var` when its statement executes (measured: `x = 1; return x; var x` and
+ * `if (0) { var y; } y = 1` both make a global; reading such a name throws ReferenceError). A use is
+ * safe when a declaration of the name comes earlier in the same function, in a branch that encloses
+ * the use: each node carries the chain of branches it sits in (an if's arms, a loop's test, update and
+ * body, a try's blocks, a switch case, the arms of ?: and the right of && / ||), and the declaration's
+ * chain must be a prefix of the use's. Uses inside nested functions are not judged (they run later);
+ * names that are parameters, function declarations, or shadowed (catch parameter, let/const/class in
+ * an inner block) are skipped.
+ */
+function varsUsedBeforeRun(ast: Node): { name: string; start: number }[] {
+  const out: { name: string; start: number }[] = [];
+  const fns: Node[] = [ast];
+  visit(ast, null, null, (n) => { if (FUNCTION_TYPES.has(n.type)) fns.push(n); });
+  const BRANCHES: Record<string, string[]> = {
+    IfStatement: ["consequent", "alternate"], ConditionalExpression: ["consequent", "alternate"], LogicalExpression: ["right"],
+    ForStatement: ["test", "update", "body"], ForInStatement: ["body"], ForOfStatement: ["body"], WhileStatement: ["body"],
+    TryStatement: ["block", "handler", "finalizer"], SwitchCase: ["consequent"],
+  };
+  for (const fn of fns) {
+    type At = { name: string; start: number; path: string[] };
+    const decls: At[] = [], uses: At[] = [], skip = new Set<string>();
+    for (const prm of fn.params ?? []) for (const id of patternNames(prm, [])) skip.add(id.name);
+    const body: Node = fn.type === "Program" ? fn : fn.body;
+    const walk = (n: Node, parent: Node | null, key: string | null, path: string[], shadow: Set<string>): void => {
+      if (n !== body && FUNCTION_TYPES.has(n.type)) { if (n.type === "FunctionDeclaration" && n.id) skip.add(n.id.name); return; }
+      if (n.type === "BlockStatement" && n !== body) {
+        const inner = new Set<string>();
+        lexical(n.body, inner);
+        if (inner.size) shadow = new Set([...shadow, ...inner]);
+      }
+      if (n.type === "CatchClause" && n.param) shadow = new Set([...shadow, ...patternNames(n.param, []).map((i) => i.name)]);
+      if (n.type === "VariableDeclaration" && n.kind !== "var") {
+        for (const d of n.declarations) for (const id of patternNames(d.id, [])) shadow = new Set([...shadow, id.name]);
+      }
+      if (n.type === "VariableDeclarator" && parent?.kind === "var") {
+        for (const id of patternNames(n.id, [])) if (!shadow.has(id.name)) decls.push({ name: id.name, start: n.start, path });
+        if (n.init) walk(n.init, n, "init", path, shadow);
+        return;
+      }
+      if (n.type === "Identifier") {
+        if (isReference(n, parent, key) && !shadow.has(n.name)) uses.push({ name: n.name, start: n.start, path });
+        return;
+      }
+      const arms = BRANCHES[n.type] ?? [];
+      for (const k of Object.keys(n)) {
+        if (k === "loc" || k === "start" || k === "end" || k === "type" || k === "regex") continue;
+        const sub = arms.includes(k) ? [...path, n.start + n.type + k] : path;
+        const v = n[k];
+        for (const c of Array.isArray(v) ? v : [v]) if (c && typeof c.type === "string") walk(c, n, k, sub, shadow);
+      }
+    };
+    walk(body, null, null, [], new Set());
+    const declared = new Set(decls.map((d) => d.name));
+    for (const u of uses) {
+      if (!declared.has(u.name) || skip.has(u.name)) continue;
+      const ran = decls.some((d) => d.name === u.name && d.start < u.start && d.path.length <= u.path.length &&
+        d.path.every((b, i) => u.path[i] === b));
+      if (!ran) out.push(u);
+    }
+  }
+  return out;
 }
 
 interface Scope {
