@@ -20,7 +20,7 @@ import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
 import { SimBoard } from "../host/index.js";
 import { ROOT, loadBoard, boardIds } from "./config-check.js";
-import { compactBoard } from "../device/config.js";
+import { flashLayout } from "../host/flash-layout.js";
 import aedesModule from "aedes";
 
 const USAGE = `Usage: npm start [-- options]   (or: node .build/host/src/tools/start.js [options])
@@ -236,14 +236,13 @@ async function main(): Promise<number> {
   else if (!opts.broker) { delete cfg.mqtt.username; delete cfg.mqtt.password; }
   const board = new SimBoard({ board: opts.board });
   cleanups.unshift(() => board.close());
-  board.storage.writeText("mote.json", JSON.stringify(cfg));
-  board.storage.writeText("mote.board", JSON.stringify(compactBoard(loadBoard(opts.board))));
-  board.flash(fs.readFileSync(firmwareFile, "utf8"));
-  // Feature modules this config uses, and the user's code with its API, as flash.sh uploads them.
-  if (cfg.sleep) board.storage.writeText("mote-sleep", fs.readFileSync(path.join(ROOT, "firmware/mote-sleep.js"), "utf8"));
-  if (opts.user) {
-    board.storage.writeText("mote-script", fs.readFileSync(path.join(ROOT, "firmware/mote-script.js"), "utf8"));
-    board.storage.writeText("mote-user.js", fs.readFileSync(opts.user, "utf8"));
+  // Storage as flash.sh writes it: the boot guard, the runtime in its slot, the client's parts, the
+  // feature modules this config uses, and the user's code with its API.
+  // The firmware files are ASCII; the user's file is text (as writeText stores it for this board).
+  const layout = flashLayout(opts.board, cfg, { user: opts.user ? fs.readFileSync(opts.user, "utf8") : undefined });
+  for (const [name, text] of Object.entries(layout)) {
+    if (name == "mote-user.js") board.storage.writeText(name, text);
+    else board.storage.write(name, Buffer.from(text, "latin1"));
   }
   simulateWorld(board, cfg, hostTimers);
   board.boot();
@@ -371,10 +370,12 @@ async function main(): Promise<number> {
           level = `${p.out ? "high" : "low"}${a.invert ? " (inverted)" : ""}`;
         }
       } catch { /* a pin the board does not have: the runtime skipped it */ }
-      if (a.x) state = "skipped (config error)";
       const e = seen.get(dev.base + "/" + a.name);
+      // An actuator of the user's code (mote.actuator) has no pin of its own: its state is its echo.
+      if (a.type == "user" && e) state = e.text;
+      if (a.x) state = "skipped (config error)";
       const echoed = e ? `${e.text} (${e.retained ? "retained" : ago(now - e.at)})` : "-";
-      arows.push([a.name, a.type, a.pin, state == "on" || (state.endsWith("%") && state != "0%") ? paint("1", state) : state, level, echoed]);
+      arows.push([a.name, a.type, a.pin ?? "-", state == "on" || (state.endsWith("%") && state != "0%") ? paint("1", state) : state, level, echoed]);
     }
     if (dev.actuators.length) out.push(...table(arows)); else out.push("  (none in the config)");
 

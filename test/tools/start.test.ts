@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../../src/tools/config-check.js";
 import { canConnect, endClient, mqttjsClient, waitFor } from "../support/util.js";
@@ -84,4 +85,29 @@ test("npm start: live view of a simulated ESP32, actuator commanded over MQTT, c
   } finally {
     if (exitCode === undefined) child.kill("SIGKILL");
   }
+});
+
+// What flash.sh writes (the boot guard, the runtime in its slot, the feature modules the config uses):
+// a config with Home Assistant and remote management and the thermostat example as the user's code. The
+// view shows the user's actuator (no pin of its own: its echo), and the board announces itself.
+test("npm start with Home Assistant, remote management and the user's code: the features run, the view shows them", { timeout: 20000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "mote-start-"));
+  const cfg = JSON.parse(readFileSync(join(ROOT, "boards/examples/esp32-devkitc.json"), "utf8"));
+  cfg.homeassistant = true;
+  cfg.remote = { key: "start-test-key-0123456789" };
+  writeFileSync(join(dir, "mote.json"), JSON.stringify(cfg));
+  const child = spawn(process.execPath, [START, "--duration", "6", "--interval", "2", "--port", "0", "--config", join(dir, "mote.json"),
+    "--user", join(ROOT, "boards/examples/user-thermostat.js")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "", err = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => { out += d; });
+  child.stderr.setEncoding("utf8").on("data", (d: string) => { err += d; });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  rmSync(dir, { recursive: true, force: true });
+  const show = `stdout:\n${out}\nstderr:\n${err}`;
+  assert.equal(code, 0, show);
+  const final = out.slice(out.lastIndexOf("(final)"));
+  assert.match(final, /^ +setpoint +user +- +20 +- +20 \(/m, show);
+  assert.match(final, /homeassistant: announced/, show);
+  assert.doesNotMatch(out, /config error|Uncaught/, show);
+  assert.equal(err, "", show);
 });
