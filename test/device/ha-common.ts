@@ -1,25 +1,26 @@
-// Shared by the Home Assistant tests: a simulated board booted with the built firmware and the
-// Home Assistant / diag feature modules in its Storage, against one Mosquitto.
+// Shared by the Home Assistant tests: a simulated board booted with the built firmware in its Storage as
+// flash.sh writes it, against one Mosquitto.
 import { after, before } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SimBoard, type SimBoardOptions } from "../../src/host/index.js";
-import { ROOT, loadBoard } from "../../src/tools/config-check.js";
-import { compactBoard } from "../../src/device/config.js";
+import { ROOT } from "../../src/tools/config-check.js";
+import { flashLayout } from "../../src/host/flash-layout.js";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import type { FakeHomeAssistant } from "../support/ha.js";
 
 export const FW = join(ROOT, "firmware");
 /** package.json's version: what the build writes into the bundles as the firmware version (version.ts). */
 export const PKG_VERSION: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
-const read = (name: string) => readFileSync(join(FW, name + ".js"), "utf8");
 
 export interface Booted { board: SimBoard; base: string; node: string; cfg: any }
 
 /**
- * Writes mote.json and the modules, flashes firmware/mote.js and boots. node is the client id. `user`:
- * the user's code, uploaded as mote-user.js with mote-script (as flash.sh --user does); mote-sleep is
- * uploaded when the config has sleep; `sim`: simulator options.
+ * Writes Storage as flash.sh does (src/host/flash-layout.ts: the boot guard, the runtime in its slot,
+ * the client's parts, mote-info and the feature modules the config uses) and boots. node is the client
+ * id. `user`: the user's code (mote-user.js, with mote-script, as flash.sh --user does); `diag: false`:
+ * a board flashed without mote-diag (diagnostics then stay off unless diag_every is set); `sim`:
+ * simulator options.
  */
 export function bootBoard(port: number, node: string, cfg: any,
   opts: { board?: string; diag?: boolean; user?: string; sim?: SimBoardOptions } = {}): Booted {
@@ -27,16 +28,14 @@ export function bootBoard(port: number, node: string, cfg: any,
   const base = cfg.base ?? `ha/${node}`;
   const c = { wifi: { ssid: "mote-sim", password: "pw" }, mqtt: { host: "127.0.0.1", port, keep_alive: 5, client_id: node }, base, ...cfg };
   const board = new SimBoard({ board: id, serial: node, ...opts.sim });
-  board.storage.writeText("mote.json", JSON.stringify(c));
-  board.storage.writeText("mote.board", JSON.stringify(compactBoard(loadBoard(id))));
-  for (const m of ["mote-ha", "mote-ha-announce"]) board.storage.writeText(m, read(m));
-  if (opts.diag !== false) board.storage.writeText("mote-diag", read("mote-diag"));
-  if (c.sleep) board.storage.writeText("mote-sleep", read("mote-sleep"));
-  if (opts.user !== undefined) {
-    board.storage.writeText("mote-script", read("mote-script"));
-    board.storage.writeText("mote-user.js", opts.user);
+  const files = flashLayout(id, c, { user: opts.user });
+  if (opts.diag === false) delete files["mote-diag"];
+  // The user's file as text (writeText: UTF-8 where the simulator has Unicode strings, its bytes where
+  // it has byte strings); the firmware files are ASCII.
+  for (const [name, text] of Object.entries(files)) {
+    if (name == "mote-user.js") board.storage.writeText(name, text);
+    else board.storage.write(name, Buffer.from(text, "latin1"));
   }
-  board.flash(read("mote"));
   board.boot();
   return { board, base, node, cfg: c };
 }
