@@ -21,12 +21,12 @@ import type { board as Board } from "../platform/board.js";
 
 /**
  * What the command modules share: m, board (b); Storage (S) and the hash function (H), set by
- * mote-remote-cmd; q, a command waiting for its tick; r, a restart on its way (restart() in
+ * mote-remote-cmd; q, a command waiting for its tick (k: how many times it waited for room); r, a restart on its way (restart() in
  * remote-cmd.ts); t, the handler below, for the modules' timers; the OTA transfer (o) while one is on:
  * {n command counter, h image hash, z size, f slot file, x next offset, c largest chunk, t its timer,
  * e once the last chunk is in ("") or one failed (why)}.
  */
-export interface Remote { m: Mote; b: typeof Board; S?: any; H?: any; o?: any; q?: string; r?: number; t?: (t: any) => void }
+export interface Remote { m: Mote; b: typeof Board; S?: any; H?: any; o?: any; q?: string; k?: number; r?: number; t?: (t: any) => void }
 
 /** What the timers of mote-remote ask for: a command's tick, the transfer's end or stall, a restart. */
 export var CMD_TICK = 1, OTA_TICK = 2, RESTART_TICK = 3;
@@ -45,16 +45,23 @@ export function startRemote(m: Mote, b: typeof Board) {
       return;
     }
     if (t == m.base + "/cmd") {
-      // One waiting already (two in one tick): that one runs now.
-      if (x.q) on(CMD_TICK);
+      // A newer command replaces one still waiting (two in one tick, or while there is no room).
+      if (!x.q) b.after(on, 0, CMD_TICK);
       x.q = msg;
-      b.after(on, 0, CMD_TICK);
+      x.k = 0;
       return;
     }
     if (t === CMD_TICK) {
       msg = x.q;
-      x.q = undefined;
       if (!msg) return;
+      // Room for the modules and the copies of its text the command takes (some 300 variables for an
+      // ota_begin, 450 for a config_set); else it waits for it, up to 8 s (a Home Assistant announce
+      // takes some 300 for a second or two).
+      if (b.memory().free < 250 + msg.length / 3 && x.k!++ < 16) {
+        b.after(on, 500, CMD_TICK);
+        return;
+      }
+      x.q = undefined;
       d = b.module(CMD).handle(x, msg);
       b.forget(CMD);
       if (!d) return;
