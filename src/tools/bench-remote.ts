@@ -21,6 +21,7 @@
 //   - Reference: the `espruino` command-line tool (npm espruino, a devDependency) uploading the same
 //     bundle into Storage over TCP to the same interpreter started with --telnet (port 2323), timed
 //     from its "Connected" to its "Upload Complete", the file checked by its SHA-1 afterwards.
+// BENCH_FIRMWARE=DIR measures another build's firmware/ folder (before/after).
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -36,7 +37,9 @@ import { Remote } from "./mote/remote.js";
 
 const KEY = "bench-remote-key-0123456789";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const BUNDLE = path.join(ROOT, "firmware/mote.js");
+// BENCH_FIRMWARE=DIR: another build's firmware/ folder (before/after comparisons, as bench-runtime.ts).
+const FW = process.env.BENCH_FIRMWARE || path.join(ROOT, "firmware");
+const BUNDLE = path.join(FW, "mote.js");
 /** The Linux build's board file: no WiFi, three pins for the actuators. */
 const LINUX_BOARD = { id: "linux", pins: "D2:dp D4:dp D5:dp", wifi: false };
 
@@ -146,7 +149,7 @@ async function flashFiles(writer: string, cwd: string, files: Record<string, str
 
 /** Boots a board on `cfg` and opens the host library on it. */
 async function bootBoard(bin: string, writer: string, cwd: string, broker: MosquittoInstance, cfg: any) {
-  await flashFiles(writer, cwd, { ...flashLayout("esp8266-nodemcu", cfg), "mote.board": JSON.stringify(LINUX_BOARD) });
+  await flashFiles(writer, cwd, { ...flashLayout("esp8266-nodemcu", cfg, { dir: FW }), "mote.board": JSON.stringify(LINUX_BOARD) });
   const board = new EspBoard(bin, cwd);
   board.start();
   try {
@@ -211,7 +214,7 @@ async function idleWith(bin: string, writer: string, broker: MosquittoInstance, 
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "mote-bench-remote-"));
   let board: EspBoard | undefined;
   try {
-    await flashFiles(writer, cwd, { ...flashLayout("esp8266-nodemcu", cfg), "mote.board": JSON.stringify(LINUX_BOARD) });
+    await flashFiles(writer, cwd, { ...flashLayout("esp8266-nodemcu", cfg, { dir: FW }), "mote.board": JSON.stringify(LINUX_BOARD) });
     board = new EspBoard(bin, cwd);
     board.start();
     await sleep(4000);
@@ -300,7 +303,7 @@ async function measureSim(broker: MosquittoInstance): Promise<NonNullable<Remote
   const board = new SimBoard({ board: "esp8266-nodemcu", serial: "bench-remote" });
   let remote: Remote | undefined, t: NodeJS.Timeout | undefined;
   try {
-    for (const [name, text] of Object.entries(flashLayout("esp8266-nodemcu", cfg))) board.storage.write(name, Buffer.from(text, "latin1"));
+    for (const [name, text] of Object.entries(flashLayout("esp8266-nodemcu", cfg, { dir: FW }))) board.storage.write(name, Buffer.from(text, "latin1"));
     board.boot();
     remote = await Remote.open({ url: broker.url }, cfg.mqtt.client_id, KEY, { base: cfg.base, findTimeout: 20000 });
     await sleep(1500);
