@@ -1,5 +1,6 @@
-// Firmware over MQTT (module mote-remote-ota, loaded by mote-remote on ota_begin and released when the
-// transfer ends or the connection drops). The new runtime bundle goes into the bundle slot that is not
+// Firmware over MQTT (module mote-remote-ota, loaded by mote-remote for ota_begin and again at the end
+// of the transfer, and released after each: the chunks in between are written by mote-remote itself,
+// which holds no module while they come). The new runtime bundle goes into the bundle slot that is not
 // running (Storage mote.a or mote.b), created at its full size by the first chunk and filled at each
 // chunk's offset: a chunk is written only at the offset expected, then the next offset is acknowledged
 // on <base>/ota/ack, so at most `window` chunks are on their way and never the whole image in RAM.
@@ -9,33 +10,24 @@
 // only makes the resume start earlier, writing the same bytes again). When all bytes are in, the
 // length and the hash of the whole file are checked; only then is the slot put on trial in the boot
 // state and the board restarted: the boot guard runs it and goes back when it fails (boot.ts).
-import { reply, refuse, restart, endOta, type Remote } from "./remote-cmd.js";
+import { reply, refuse, restart, type Remote } from "./remote-cmd.js";
 import { readState, writeState } from "./bootstate.js";
 import { hex } from "./hash.js";
 
 var META = "mote.ota";
 
-function ack(x: Remote) {
-  x.m.client.publish(x.m.base + "/ota/ack", "" + x.o.x, { qos: 1 });
-}
-
-/**
- * A message while the transfer is on: a chunk when its offset is a number (not our own acks on
- * <base>/ota/ack), a command through mote-remote-cmd.
- */
-export function handle(x: Remote, t: string, msg: string) {
-  var c = x.m.base + "/cmd", off = +t.substr(c.length + 1), h: any;
-  if (t == c) {
-    h = x.b.module("mote-remote-cmd");
-    h.handle(x, t, msg);
-    x.b.forget("mote-remote-cmd");
-  } else if (off >= 0) chunk(x, off, msg);
+// The transfer is over (or replaced by a new ota_begin): its state goes from RAM; Storage keeps a
+// transfer that did not end, for a resume.
+function endOta(x: Remote) {
+  if (x.o && x.o.t) clearTimeout(x.o.t);
+  x.o = undefined;
 }
 
 /** ota_begin {n, size, hash, version}: refuses, or starts/resumes the transfer (x.o) and replies next/chunk/window. */
 export function begin(x: Remote, d: any) {
   var S = x.S, g = x.m.g, f: string, meta: any, code: any, next = 0, need: number, free: number,
     small = x.b.memory().total < 3000, chunk = Math.min(small ? 256 : 1024, x.m.c.limits.max_packet - x.m.base.length - 24);
+  endOta(x);
   if (!g) return refuse(x, d, "this board boots without the boot guard: flash it again with flash.sh");
   if (readState(S).t) return refuse(x, d, "a new bundle or config is still on trial");
   if (!(d.size > 0 && d.size % 1 == 0) || typeof d.hash != "string" || !/^[0-9a-f]+$/.test(d.hash) ||
@@ -62,22 +54,9 @@ export function begin(x: Remote, d: any) {
   if (next == d.size) finish(x);
 }
 
-/** A chunk at `off`: written when it is the one expected; the next offset is acknowledged. */
-function chunk(x: Remote, off: number, data: string) {
-  var o = x.o, e = "";
-  // A transfer that stops (the connection dropped, the host gave up) is let go after a minute.
-  if (o.t) clearTimeout(o.t);
-  o.t = x.b.after(function () { endOta(x); }, 60000);
-  if (off != o.x) return ack(x);
-  if (!data.length || data.length > o.c || off + data.length > o.z) e = "chunk of " + data.length + " bytes at " + off + " does not fit";
-  else try {
-    x.S.write(o.f, data, off, o.z);
-  } catch (err) {
-    e = "Storage: " + (err as Error).message;
-  }
-  if (e) return fail(x, e);
-  o.x += data.length;
-  if (o.x < o.z) ack(x);
+/** The last chunk is written (e ""), or a chunk could not be (e says why): check the image, or give up. */
+export function end(x: Remote, e: string) {
+  if (e) fail(x, e);
   else finish(x);
 }
 

@@ -12,11 +12,14 @@
 //   4. the issue's targets, measured vs target (same-run ratios against the MQTT module)
 //   5. Home Assistant discovery: variables free with it off and on, both layouts (bench-ha.ts)
 //   6. battery boards (bench-battery.ts): awake time, bytes and flash writes per sleep cycle, variables
+//   6b. remote management (bench-remote.ts): an update and a config change over MQTT (bytes/s, peak
+//      variables above idle) in the simulator and on the real interpreter, beside the espruino tool's
+//      upload of the same bundle over --telnet
 //   7. the fleet monitor (bench-fleet.ts): real-bundle boards per process, and 1,000 boards on one
 //      broker: the page's lag, the monitor's memory, scrolling
 //
 // BENCH_ONLY=name[,name...] runs only those sections: bundle, node, text, espruino (with the targets),
-// runtime (the device runtime's variables from Storage, bench-runtime.ts), ha, battery, fleet. BENCH_FLEET=0 leaves out the fleet section (4-8 minutes).
+// runtime (the device runtime's variables from Storage, bench-runtime.ts), ha, battery, remote, fleet. BENCH_FLEET=0 leaves out the fleet section (4-8 minutes).
 //
 // Environment: ESPRUINO (interpreter, 16383-variable layout), ESPRUINO_1600 (default: espruino-1600 next
 // to ESPRUINO), TINYMQTT / MQTTMOD (reference module files; default /work/espruino-ref/*.min.js when
@@ -39,6 +42,7 @@ import { sectionBattery } from "./bench-battery.js";
 import { sectionFleet } from "./bench-fleet.js";
 import { sectionHomeAssistant } from "./bench-ha.js";
 import { sectionRuntime } from "./bench-runtime.js";
+import { sectionRemote } from "./bench-remote.js";
 
 // The repository: this file runs as .build/host/src/tools/bench.js.
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -777,7 +781,7 @@ async function main(): Promise<void> {
   const want = (name: string) => (!only || only.includes(name)) && !(name == "fleet" && process.env.BENCH_FLEET == "0");
   const guard = async (fn: () => unknown) => { try { await fn(); } catch (e) { console.log(`  skipped: ${errText(e)}`); } };
   if (want("bundle")) await guard(sectionBundle);
-  if (want("node") || want("text") || want("espruino") || want("runtime") || want("ha") || want("battery")) {
+  if (want("node") || want("text") || want("espruino") || want("runtime") || want("ha") || want("battery") || want("remote")) {
     let broker: MosquittoInstance | undefined, brokerError: string | undefined;
     try {
       broker = await startMosquitto();
@@ -797,6 +801,7 @@ async function main(): Promise<void> {
       if (want("runtime")) await guard(() => sectionRuntime(broker));
       if (want("ha")) await guard(() => sectionHomeAssistant(broker, FW, bin, bin1600));
       if (want("battery")) await guard(() => sectionBattery(broker));
+      if (want("remote")) await guard(() => sectionRemote(broker));
     } finally {
       await broker?.stop();
     }
