@@ -32,29 +32,36 @@ export function take(s: Frames, chunk: string): void {
   const on = s._sock, data = s._pending ? s._pending + chunk : chunk, n = data.length;
   let pos = 0;
   s._pending = "";
-  // The board reads this loop's text for every packet: what is rare (oversize packets) is in drop().
-  while (pos < n && on && s._sock === on) {
-    if (s._skip) { pos = drop(s, data, pos); continue; }
-    // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
-    let i = pos + 1, len = 0, mul = 1, b;
-    do {
-      if (i >= n) { s._pending = data.substr(pos); return; }
-      b = data.charCodeAt(i++);
-      len += (b & 127) * mul;
-      mul *= 128;
-    } while (b & 128 && i - pos < 5);
-    if (b & 128) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
-    if (i - pos + len > s._max) {
-      s._first = data.charCodeAt(pos);
-      s._skip = len;
-      s._head = "";
-      pos = drop(s, data, i);
-      continue;
-    }
-    if (i + len > n) { s._pending = data.substr(pos); return; }
-    s._packet(data.charCodeAt(pos), data.substr(i, len), false);
-    pos = i + len;
+  while (pos < n && on && s._sock === on) pos = step(s, data, pos);
+}
+
+/**
+ * Frames the one packet that starts at `pos` of `data` (the carried-over bytes already joined in front)
+ * and returns where the next one starts: the packet goes to `_packet`, the bytes of an oversize one are
+ * dropped as they pass, an incomplete one is kept in `_pending` (then it returns the end of `data`).
+ * The client calls it for every packet its own loop does not unpack itself (see onData in client.ts).
+ */
+export function step(s: Frames, data: string, pos: number): number {
+  if (s._skip) return drop(s, data, pos);
+  const n = data.length;
+  // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
+  let i = pos + 1, len = 0, mul = 1, b;
+  do {
+    if (i >= n) { s._pending = data.substr(pos); return n; }
+    b = data.charCodeAt(i++);
+    len += (b & 127) * mul;
+    mul *= 128;
+  } while (b & 128 && i - pos < 5);
+  if (b & 128) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
+  if (i - pos + len > s._max) {
+    s._first = data.charCodeAt(pos);
+    s._skip = len;
+    s._head = "";
+    return drop(s, data, i);
   }
+  if (i + len > n) { s._pending = data.substr(pos); return n; }
+  s._packet(data.charCodeAt(pos), data.substr(i, len), false);
+  return i + len;
 }
 
 /**

@@ -23,7 +23,7 @@
 // and every unusual inbound packet (ctl), the refused-request logic (close),
 // publishes that are not the common case (pub), subscription handlers (match).
 import { PUBLISH, PUBACK, PUBREC, PINGREQ_PACKET, DISCONNECT_PACKET, Packet, field, findId, frame, u16 } from "../protocol/codec.js";
-import { Frames, take } from "../protocol/framer.js";
+import { Frames, step } from "../protocol/framer.js";
 import { BYTES } from "../protocol/utf8.js";
 import { part } from "./parts.js";
 import type { Stream } from "./stream.js";
@@ -96,12 +96,34 @@ function onOpen(this: Socket) {
   if (c) c._write(c._connect);
 }
 
+/**
+ * Bytes from the broker. The common message is unpacked right here, straight from the chunk: a QoS 0
+ * PUBLISH (0x30) with a one-byte remaining length, on the topic of the last message that passed the
+ * checks (its field, length and bytes, compared in one go). Every other packet, a packet split across
+ * chunks and everything before CONNACK (then `_rfield` is 0, which matches nothing) goes to the framer's
+ * step() and `_packet`. On the board this loop's text is read for every message: keep it short.
+ */
 function onData(this: Socket, d: string) {
   const c = this.c;
   if (!c) return;
   c._heard = c._p.now();
+  const data = c._pending ? c._pending + d : d, n = data.length;
+  let p = 0;
+  c._pending = "";
   try {
-    take(c, d);
+    // Stops when a handler (called from here) left this connection: the rest of the chunk is not for the next one.
+    while (p < n && this.c) {
+      const f = c._rfield as string, k = f.length, l = data.charCodeAt(p + 1);
+      if (data.charCodeAt(p) == 48 && l < 128 && l >= k && p + 2 + l <= n && l + 2 <= c._max && !c._skip && data.substr(p + 2, k) === f) {
+        const m = data.substr(p + 2 + k, l - k);
+        p += 2 + l;
+        c._wait = 0;
+        c._n[1]++;
+        // The packet object only for whom wants it: "publish" listeners (Espruino keeps them as "#onpublish"), handlers.
+        if (c._hs || (c as unknown as { [k: string]: unknown })["#onpublish"]) announce(c, 48, 0, m);
+        else c.emit("message", c._rtext, m);
+      } else p = step(c, data, p);
+    }
   } catch (e) {
     // Malformed or forbidden input closes the connection [MQTT-4.8.0-1], never an uncaught exception.
     // Unless a packet earlier in this chunk already left it (a refused CONNACK): closing twice
@@ -109,6 +131,19 @@ function onData(this: Socket, d: string) {
     const x = e as { code?: string; message: string };
     if (this.c) c._close(x.message, x.code || "protocol", "protocol error from broker: " + x.message);
   }
+}
+
+/**
+ * A message on the last checked topic, when there are "publish" listeners or handlers given to
+ * subscribe() (called by the "match" part, loaded once there are any): they get the packet, built here
+ * only for them; "message" gets the topic and the payload.
+ */
+function announce(c: Client, first: number, id: number, m: string) {
+  // One literal: on the board each property added afterwards is a search through those already there.
+  const p: Packet = { type: PUBLISH, id: id, topic: c._rtext, qos: first >> 1 & 3, dup: !!(first & 8), retain: !!(first & 1), message: m };
+  c.emit("publish", p);
+  c.emit("message", p.topic, m);
+  if (c._hs) part("match", 1).dispatch(c, p);
 }
 
 function onDrain(this: Socket) {
@@ -180,8 +215,8 @@ export class Client implements Frames {
   _n = [0, 0, 0, 0, 0];      // sent, received, dropped, oversize, reconnects
   _topic = "/";              // last topic name published to, checked (a valid one to start: never "") ...
   _tfield = "\0\x01/";       // ... as a PUBLISH carries it: field(UTF-8 bytes)
-  _rraw = "/";               // last inbound topic that passed the checks, as bytes ...
-  _rtext = this._rraw;       // ... and as text (the same string to start: one variable on the board)
+  _rfield: string | 0 = 0;   // last inbound topic that passed the checks, as a PUBLISH carries it (0: none yet) ...
+  _rtext = "";               // ... and as text
   _held = 0;                 // a publish was queued or refused since the queue was last empty
   _id = 0;                   // last packet id handed out
   _ctl: string[] = [];       // SUBSCRIBE/UNSUBSCRIBE waiting for SUBACK/UNSUBACK
@@ -244,27 +279,50 @@ export class Client implements Frames {
    * client emits "drain" when it has sent them all.
    */
   publish(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
-    const qos = opts && opts.qos || 0, q = this._q;
-    // Only what nearly every message is, here: a byte string on the topic of the last one (or a plain
-    // new one), QoS 0 or 1, connected. Anything else (a topic to check in full, QoS 2, a message to
-    // convert, offline) is for the "pub" part, which then stays loaded.
+    // Here only what most messages are: QoS 0 without options, a byte string on the topic of the last one,
+    // connected, nothing queued and room in the socket. The board reads this text for every message.
+    if (opts || topic !== this._topic || typeof message != "string" || !BYTES || !this._up) return this._pub(topic, message, opts);
+    const b = this._tfield + message, p = b.length < 128 ? String.fromCharCode(48, b.length) + b : frame(48, b);
+    if (this._q.length || this._busy >= this._maxOut) return this._hold(p);
+    // _write() without the call.
+    this._n[0]++;
+    this._sent = this._p.now();
+    this._busy += p.length;
+    try {
+      (this._sock as Socket).write(p);
+    } catch (e) {
+      part("close").lost(this, e);
+    }
+    return true;
+  }
+
+  /**
+   * publish() for the rest: options, QoS 1, a new topic, the queue, in full here; a topic to check in
+   * full, QoS 2, a message to convert, offline, in the "pub" part, which then stays loaded.
+   */
+  _pub(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
+    const qos = opts && opts.qos || 0;
     if ((topic !== this._topic && !this._name(topic)) || (qos !== 0 && qos !== 1) || !BYTES || typeof message != "string" || !this._up) {
       return part("pub", 1).publish(this, topic, message, opts);
-    }
-    const now = !q.length && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn);
-    if (!now) {
-      this._held = 1;
-      if (q.length >= this._maxQ) return part("pub", 1).full(this);
     }
     const first = 48 | qos << 1 | (opts && opts.retain ? 1 : 0), body = this._tfield + (qos ? u16(this._nextId()) : "") + message,
       // A remaining length under 128 takes one byte: most messages are framed here.
       p = body.length < 128 ? String.fromCharCode(first, body.length) + body : frame(first, body);
-    if (!now) q.push(p);
-    else {
-      this._n[0]++;
-      if (qos) this._out.push(p);
-      this._write(p);
-    }
+    if (this._q.length || this._busy >= this._maxOut || (qos && this._out.length >= this._maxIn)) return this._hold(p);
+    this._n[0]++;
+    if (qos) this._out.push(p);
+    this._write(p);
+    return true;
+  }
+
+  /**
+   * An encoded PUBLISH that must wait (messages queued before it, the socket's buffer or the inflight
+   * window full): into the queue, which _pump() sends from, or refused when the queue is full.
+   */
+  _hold(p: string): boolean {
+    this._held = 1;
+    if (this._q.length >= this._maxQ) return part("pub", 1).full(this);
+    this._q.push(p);
     return true;
   }
 
@@ -331,6 +389,7 @@ export class Client implements Frames {
     // Framing starts afresh: bytes of the last connection must not run into this one.
     this._pending = "";
     this._skip = 0;
+    this._rfield = 0;
     // The CONNACK deadline runs from here: a TCP connect or TLS handshake
     // that never completes must not hang the client either.
     this._sent = this._heard = this._wait = this._p.now();
@@ -391,22 +450,23 @@ export class Client implements Frames {
     this._wait = 0;
     if (first >> 4 != PUBLISH) return this._control(first, body, oversize);
     const qos = first >> 1 & 3, tl = body.charCodeAt(0) << 8 | body.charCodeAt(1), start = tl + (qos ? 4 : 2),
-      raw = body.substr(2, tl), id = qos ? body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1) : 0;
+      f = body.substr(0, tl + 2), id = qos ? body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1) : 0;
     // A plain ASCII topic (no NUL, no wildcard, not empty) is valid and is its own text.
-    if (raw !== this._rraw && /^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(raw)) this._rraw = this._rtext = raw;
-    const p: Packet | undefined = qos > 1 || oversize || !this._up || body.length < start || (qos ? !id : first & 8) || raw !== this._rraw
-      ? part("ctl", 1).publish(this, first, body, oversize)
-      // One literal: on the board each property added afterwards is a search through those already there.
-      : { type: PUBLISH, id: id, topic: this._rtext, qos: qos, dup: !!(first & 8), retain: !!(first & 1), message: body.substr(start) };
-    if (!p) return;
-    const topic = p.topic as string, m = p.message as string;
+    if (f !== this._rfield && /^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(f.substr(2))) {
+      this._rfield = f;
+      this._rtext = f.substr(2);
+    }
+    let m: string | undefined = body.substr(start);
+    if (qos > 1 || oversize || !this._up || body.length < start || (qos ? !id : first & 8) || f !== this._rfield) {
+      const p: Packet | undefined = part("ctl", 1).publish(this, first, body, oversize);
+      if (!p) return;
+      m = p.message;
+    }
     this._n[1]++;
-    this.emit("publish", p);
-    this.emit("message", topic, m);
-    // Handlers given to subscribe() are called by the "match" part, loaded once there are any.
-    if (this._hs) part("match", 1).dispatch(this, p);
+    if (this._hs || (this as unknown as { [k: string]: unknown })["#onpublish"]) announce(this, first, id, m as string);
+    else this.emit("message", this._rtext, m);
     // A handler may have left this connection (disconnect(), even connect() again): no ack then.
-    if (p.qos && this._up) this._write(String.fromCharCode((p.qos == 2 ? PUBREC : PUBACK) << 4, 2) + u16(p.id));
+    if (qos && this._up) this._write(String.fromCharCode((qos == 2 ? PUBREC : PUBACK) << 4, 2) + u16(id));
   }
 
   /** Any packet but PUBLISH: a PUBACK or PINGRESP here, anything else (or a malformed one) in the "ctl" part. */
@@ -460,9 +520,15 @@ export class Client implements Frames {
     }
   }
 
-  /** Emit an `error` with a stable code. Returns false for callers to pass on. */
+  /**
+   * Emit an `error` with a stable code. Returns false for callers to pass on. The Error is made without
+   * its constructor: on the board `new Error` records a stack trace, which for code loaded from Storage
+   * reads the text of every function on the stack from flash, milliseconds per error (a publisher paced
+   * by "queue_full" refusals gets one every few dozen messages).
+   */
   _err(code: string, message: string): false {
-    const e = new Error(message) as MqttError;
+    const e = Object.create(Error.prototype) as MqttError;
+    e.message = message;
     e.code = code;
     this.emit("error", e);
     return false;
