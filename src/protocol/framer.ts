@@ -38,47 +38,44 @@ export function take(s: Frames, chunk: string): void {
 /**
  * Frames the one packet that starts at `pos` of `data` (the carried-over bytes already joined in front)
  * and returns where the next one starts: the packet goes to `_packet`, the bytes of an oversize one are
- * dropped as they pass, an incomplete one is kept in `_pending` (then it returns the end of `data`).
+ * dropped as they pass (its first `max` kept, so the receiver can still read its topic and packet id),
+ * an incomplete one is kept in `_pending` (then it returns the end of `data`). One function for all
+ * of it: on the board each function costs variables.
  * The client calls it for every packet its own loop does not unpack itself (see onData in client.ts).
  */
 export function step(s: Frames, data: string, pos: number): number {
-  if (s._skip) return drop(s, data, pos);
-  const n = data.length;
-  // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
-  let i = pos + 1, len = 0, mul = 1, b;
-  do {
-    if (i >= n) { s._pending = data.substr(pos); return n; }
-    b = data.charCodeAt(i++);
-    len += (b & 127) * mul;
-    mul *= 128;
-  } while (b & 128 && i - pos < 5);
-  if (b & 128) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
-  if (i - pos + len > s._max) {
+  if (!s._skip) {
+    const n = data.length;
+    // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
+    let i = pos + 1, len = 0, mul = 1, b;
+    do {
+      if (i >= n) { s._pending = data.substr(pos); return n; }
+      b = data.charCodeAt(i++);
+      len += (b & 127) * mul;
+      mul *= 128;
+    } while (b & 128 && i - pos < 5);
+    if (b & 128) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
+    if (i - pos + len <= s._max) {
+      if (i + len > n) { s._pending = data.substr(pos); return n; }
+      s._packet(data.charCodeAt(pos), data.substr(i, len), false);
+      return i + len;
+    }
+    // Oversize: dropped from here on, as it streams in (below, and in the next chunks).
     s._first = data.charCodeAt(pos);
     s._skip = len;
     s._head = "";
-    return drop(s, data, i);
+    pos = i;
   }
-  if (i + len > n) { s._pending = data.substr(pos); return n; }
-  s._packet(data.charCodeAt(pos), data.substr(i, len), false);
-  return i + len;
-}
-
-/**
- * Drop the next bytes of an oversize packet from `data` at `pos`, keeping
- * its first `max` bytes; the packet goes to the sink once all of it passed.
- * Returns where the data after it starts.
- */
-function drop(s: Frames, data: string, pos: number): number {
-  const n = Math.min(s._skip, data.length - pos), room = s._max - s._head.length;
-  if (room > 0) s._head += data.substr(pos, Math.min(n, room));
-  s._skip -= n;
+  // The next bytes of an oversize packet: its first `max` are kept; it goes to the sink once all of it passed.
+  const k = Math.min(s._skip, data.length - pos), room = s._max - s._head.length;
+  if (room > 0) s._head += data.substr(pos, Math.min(k, room));
+  s._skip -= k;
   if (!s._skip) {
     const head = s._head;
     s._head = "";
     s._packet(s._first, head, true);
   }
-  return pos + n;
+  return pos + k;
 }
 
 /**

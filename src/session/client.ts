@@ -22,7 +22,7 @@
 // CONNECT (setup), SUBSCRIBE/UNSUBSCRIBE and their acks (sub), CONNACK, QoS 2
 // and every unusual inbound packet (ctl), the refused-request logic (close),
 // publishes that are not the common case (pub), subscription handlers (match).
-import { PUBLISH, PUBACK, PUBREC, PINGREQ_PACKET, DISCONNECT_PACKET, Packet, field, findId, frame, u16 } from "../protocol/codec.js";
+import { PUBLISH, PUBACK, PUBREC, PINGREQ_PACKET, DISCONNECT_PACKET, Packet, findId, frame, u16 } from "../protocol/codec.js";
 import { Frames, step } from "../protocol/framer.js";
 import { BYTES } from "../protocol/utf8.js";
 import { part } from "./parts.js";
@@ -283,7 +283,7 @@ export class Client implements Frames {
     // connected, nothing queued and room in the socket. The board reads this text for every message.
     if (opts || topic !== this._topic || typeof message != "string" || !BYTES || !this._up) return this._pub(topic, message, opts);
     const b = this._tfield + message, p = b.length < 128 ? String.fromCharCode(48, b.length) + b : frame(48, b);
-    if (this._q.length || this._busy >= this._maxOut) return this._hold(p);
+    if (this._q.length || this._busy >= this._maxOut) return this._pub(topic, message, opts, p);
     // _write() without the call.
     this._n[0]++;
     this._sent = this._p.now();
@@ -298,42 +298,38 @@ export class Client implements Frames {
 
   /**
    * publish() for the rest: options, QoS 1, a new topic, the queue, in full here; a topic to check in
-   * full, QoS 2, a message to convert, offline, in the "pub" part, which then stays loaded.
+   * full, QoS 2, a message to convert, offline, in the "pub" part, which then stays loaded. `held`: a
+   * PUBLISH publish() framed and could not send (messages queued before it, the socket's buffer full),
+   * only to be queued.
    */
-  _pub(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
-    const qos = opts && opts.qos || 0;
-    if ((topic !== this._topic && !this._name(topic)) || (qos !== 0 && qos !== 1) || !BYTES || typeof message != "string" || !this._up) {
-      return part("pub", 1).publish(this, topic, message, opts);
-    }
-    const first = 48 | qos << 1 | (opts && opts.retain ? 1 : 0), body = this._tfield + (qos ? u16(this._nextId()) : "") + message,
+  _pub(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }, held?: string): boolean {
+    let p = held as string;
+    if (!p) {
+      const qos = opts && opts.qos || 0;
+      // A topic name of plain ASCII without NUL or wildcards is valid and is its own UTF-8: it becomes the
+      // remembered one. Any other is for the "pub" part to check in full.
+      const plain = topic === this._topic || typeof topic == "string" && topic.length < 65536 && /^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(topic);
+      if (!plain || (qos !== 0 && qos !== 1) || !BYTES || typeof message != "string" || !this._up) {
+        return part("pub", 1).publish(this, topic, message, opts);
+      }
+      if (topic !== this._topic) {
+        this._topic = topic;
+        this._tfield = u16(topic.length) + topic;
+      }
+      const first = 48 | qos << 1 | (opts && opts.retain ? 1 : 0), body = this._tfield + (qos ? u16(this._nextId()) : "") + message;
       // A remaining length under 128 takes one byte: most messages are framed here.
       p = body.length < 128 ? String.fromCharCode(first, body.length) + body : frame(first, body);
-    if (this._q.length || this._busy >= this._maxOut || (qos && this._out.length >= this._maxIn)) return this._hold(p);
-    this._n[0]++;
-    if (qos) this._out.push(p);
-    this._write(p);
-    return true;
-  }
-
-  /**
-   * An encoded PUBLISH that must wait (messages queued before it, the socket's buffer or the inflight
-   * window full): into the queue, which _pump() sends from, or refused when the queue is full.
-   */
-  _hold(p: string): boolean {
+      if (!this._q.length && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn)) {
+        this._n[0]++;
+        if (qos) this._out.push(p);
+        this._write(p);
+        return true;
+      }
+    }
+    // Waits in the queue (_pump() sends from it), or is refused when the queue is full.
     this._held = 1;
     if (this._q.length >= this._maxQ) return part("pub", 1).full(this);
     this._q.push(p);
-    return true;
-  }
-
-  /**
-   * A topic name of plain ASCII without NUL or wildcards is valid and is its own UTF-8: it becomes the
-   * remembered one. False for anything else, which the "pub" part checks in full.
-   */
-  _name(topic: string): boolean {
-    if (typeof topic != "string" || topic.length > 65535 || !/^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(topic)) return false;
-    this._topic = topic;
-    this._tfield = field(topic);
     return true;
   }
 
@@ -441,14 +437,28 @@ export class Client implements Frames {
   // ---- inbound ----
 
   /**
-   * One packet from the broker, from the framing of the current connection. A message at QoS 0 or 1 on a
-   * topic checked before (or a plain one) is unpacked here; anything else about it is checked in full
-   * by the "ctl" part, which answers the message to deliver or nothing. A ProtocolError thrown here
-   * closes the connection.
+   * One packet from the broker that onData() did not unpack itself, from the framing of the current
+   * connection. A PUBACK, a PINGRESP, and a message at QoS 0 or 1 on a topic checked before (or a plain
+   * one) are taken here; anything else is checked in full by the "ctl" part, which for a message answers
+   * the message to deliver or nothing. A ProtocolError thrown here closes the connection.
    */
   _packet(first: number, body: string, oversize: boolean) {
     this._wait = 0;
-    if (first >> 4 != PUBLISH) return this._control(first, body, oversize);
+    if (first >> 4 != PUBLISH) {
+      // A PUBACK or PINGRESP here, anything else (or a malformed one) in the "ctl" part.
+      const out = this._out, i = body.charCodeAt(0) << 8 | body.charCodeAt(1);
+      if (!this._up || oversize || (first == 0x40 ? body.length != 2 || !i : first != 0xd0 || body.length)) {
+        // QoS 2 handshakes come in a stream: that part stays loaded.
+        return part("ctl", first >> 4 > 4 && first >> 4 < 8 ? 1 : 0).control(this, first, body, oversize);
+      }
+      // PUBACK settles a PUBLISH, also a QoS 2 one (RabbitMQ grants QoS 1 only); a PINGRESP (id 0) only was heard.
+      const k = findId(out, i);
+      if (k >= 0 && out[k].charCodeAt(0) >> 4 == PUBLISH) {
+        out.splice(k, 1);
+        this._pump();
+      }
+      return;
+    }
     const qos = first >> 1 & 3, tl = body.charCodeAt(0) << 8 | body.charCodeAt(1), start = tl + (qos ? 4 : 2),
       f = body.substr(0, tl + 2), id = qos ? body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1) : 0;
     // A plain ASCII topic (no NUL, no wildcard, not empty) is valid and is its own text.
@@ -467,21 +477,6 @@ export class Client implements Frames {
     else this.emit("message", this._rtext, m);
     // A handler may have left this connection (disconnect(), even connect() again): no ack then.
     if (qos && this._up) this._write(String.fromCharCode((qos == 2 ? PUBREC : PUBACK) << 4, 2) + u16(id));
-  }
-
-  /** Any packet but PUBLISH: a PUBACK or PINGRESP here, anything else (or a malformed one) in the "ctl" part. */
-  _control(first: number, body: string, oversize: boolean) {
-    const out = this._out, id = body.charCodeAt(0) << 8 | body.charCodeAt(1);
-    if (!this._up || oversize || (first == 0x40 ? body.length != 2 || !id : first != 0xd0 || body.length)) {
-      // QoS 2 handshakes come in a stream: that part stays loaded.
-      return part("ctl", first >> 4 > 4 && first >> 4 < 8 ? 1 : 0).control(this, first, body, oversize);
-    }
-    // PUBACK settles a PUBLISH, also a QoS 2 one (RabbitMQ grants QoS 1 only); a PINGRESP (id 0) only was heard.
-    const i = findId(out, id);
-    if (i >= 0 && out[i].charCodeAt(0) >> 4 == PUBLISH) {
-      out.splice(i, 1);
-      this._pump();
-    }
   }
 
   // ---- outbound ----
