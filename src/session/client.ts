@@ -118,9 +118,9 @@ function onData(this: Socket, d: string) {
         const m = data.substr(p + 2 + k, l - k);
         p += 2 + l;
         c._wait = 0;
-        c._n[1]++;
+        c._nRecv++;
         // The packet object only for whom wants it: "publish" listeners (Espruino keeps them as "#onpublish"), handlers.
-        if (c._hs || (c as unknown as { [k: string]: unknown })["#onpublish"]) announce(c, 48, 0, m);
+        if (c._hs || (c as unknown as { [k: string]: unknown })["#onpublish"]) announce(c, 48, m);
         else c.emit("message", c._rtext, m);
       } else p = step(c, data, p);
     }
@@ -138,9 +138,10 @@ function onData(this: Socket, d: string) {
  * subscribe() (called by the "match" part, loaded once there are any): they get the packet, built here
  * only for them; "message" gets the topic and the payload.
  */
-function announce(c: Client, first: number, id: number, m: string) {
+function announce(c: Client, head: number, m: string) {
+  // `head`: the first byte of the packet, its packet id above (one parameter less: each costs a variable).
   // One literal: on the board each property added afterwards is a search through those already there.
-  const p: Packet = { type: PUBLISH, id: id, topic: c._rtext, qos: first >> 1 & 3, dup: !!(first & 8), retain: !!(first & 1), message: m };
+  const p: Packet = { type: PUBLISH, id: head >> 8, topic: c._rtext, qos: head >> 1 & 3, dup: !!(head & 8), retain: !!(head & 1), message: m };
   c.emit("publish", p);
   c.emit("message", p.topic, m);
   if (c._hs) part("match", 1).dispatch(c, p);
@@ -177,16 +178,22 @@ function onClose(this: Socket) {
 function timer(c: Client) {
   if (!c._sock) {
     c._timer = undefined;
-    c._n[4]++;
+    c._nReconnects++;
     return c._open();
   }
-  const now = c._p.now(), ka = c._ka;
+  const now = c._p.now(), ka = c._ka, step = Math.min(ka / 10, 5000);
+  // publish() does not note the time of its writes (for a message that is text and time): a count that
+  // moved since the last check means a write since then, i.e. at most one step ago.
+  if (c._nSent !== c._ns) {
+    c._ns = c._nSent;
+    if (c._sent < now - step) c._sent = now - step;
+  }
   if (c._wait) {
     if (now - c._wait >= (c._up ? ka / 2 : Math.max(ka / 2, 10000))) {
       c._close("keep-alive timeout", "timeout",
         (c._up ? "no PINGRESP" : "no CONNACK") + " within " + Math.round((now - c._wait) / 1000) + " s");
     }
-  } else if (c._up && (now - c._sent + Math.min(ka / 10, 5000) > ka || now - c._heard > 2 * ka)) {
+  } else if (c._up && (now - c._sent + step > ka || now - c._heard > 2 * ka)) {
     c._write(PINGREQ_PACKET);
     c._wait = now;
   }
@@ -206,18 +213,24 @@ export class Client implements Frames {
   _up = 0;                   // CONNACK accepted on the current socket
   _wait = 0;                 // when we sent CONNECT or PINGREQ still unanswered (0: none)
   _heard = 0;                // when bytes last arrived
-  _sent = 0;                 // when we last wrote a packet
+  _sent = 0;                 // when we last wrote a packet (publish() only counts its writes, in _nSent)
   _busy = 0;                 // bytes written since the socket last said "drain"
   _maxOut = 0;               // write_buffer
   _q: string[] = [];         // accepted PUBLISH waiting for the socket or the inflight window
   _out: string[] = [];       // sent, not yet acknowledged: QoS 1/2 PUBLISH or PUBREL, oldest first
   _maxIn = 0;                // inflight
-  _n = [0, 0, 0, 0, 0];      // sent, received, dropped, oversize, reconnects
+  // Counters for stats(): messages sent, received, dropped, oversize; reconnects.
+  _nSent = 0;
+  _nRecv = 0;
+  _nDropped = 0;
+  _nOversize = 0;
+  _nReconnects = 0;
+  declare _ns: number;       // _nSent when the timer last looked
   _topic = "/";              // last topic name published to, checked (a valid one to start: never "") ...
   _tfield = "\0\x01/";       // ... as a PUBLISH carries it: field(UTF-8 bytes)
   _rfield: string | 0 = 0;   // last inbound topic that passed the checks, as a PUBLISH carries it (0: none yet) ...
-  _rtext = "";               // ... and as text
-  _held = 0;                 // a publish was queued or refused since the queue was last empty
+  declare _rtext: string;    // ... and as text (set with it)
+  declare _held: number;     // 1: a publish was queued or refused since the queue was last empty (set then)
   _id = 0;                   // last packet id handed out
   _ctl: string[] = [];       // SUBSCRIBE/UNSUBSCRIBE waiting for SUBACK/UNSUBACK
   _want = 0;                 // the user asked to be connected
@@ -283,10 +296,9 @@ export class Client implements Frames {
     // connected, nothing queued and room in the socket. The board reads this text for every message.
     if (opts || topic !== this._topic || typeof message != "string" || !BYTES || !this._up) return this._pub(topic, message, opts);
     const b = this._tfield + message, p = b.length < 128 ? String.fromCharCode(48, b.length) + b : frame(48, b);
-    if (this._q.length || this._busy >= this._maxOut) return this._pub(topic, message, opts, p);
-    // _write() without the call.
-    this._n[0]++;
-    this._sent = this._p.now();
+    if (this._q.length || this._busy >= this._maxOut) return this._hold(p);
+    // _write() without the call (and without noting the time: see timer()).
+    this._nSent++;
     this._busy += p.length;
     try {
       (this._sock as Socket).write(p);
@@ -298,35 +310,38 @@ export class Client implements Frames {
 
   /**
    * publish() for the rest: options, QoS 1, a new topic, the queue, in full here; a topic to check in
-   * full, QoS 2, a message to convert, offline, in the "pub" part, which then stays loaded. `held`: a
-   * PUBLISH publish() framed and could not send (messages queued before it, the socket's buffer full),
-   * only to be queued.
+   * full, QoS 2, a message to convert, offline, in the "pub" part, which then stays loaded.
    */
-  _pub(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }, held?: string): boolean {
-    let p = held as string;
-    if (!p) {
-      const qos = opts && opts.qos || 0;
-      // A topic name of plain ASCII without NUL or wildcards is valid and is its own UTF-8: it becomes the
-      // remembered one. Any other is for the "pub" part to check in full.
-      const plain = topic === this._topic || typeof topic == "string" && topic.length < 65536 && /^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(topic);
-      if (!plain || (qos !== 0 && qos !== 1) || !BYTES || typeof message != "string" || !this._up) {
-        return part("pub", 1).publish(this, topic, message, opts);
-      }
-      if (topic !== this._topic) {
-        this._topic = topic;
-        this._tfield = u16(topic.length) + topic;
-      }
-      const first = 48 | qos << 1 | (opts && opts.retain ? 1 : 0), body = this._tfield + (qos ? u16(this._nextId()) : "") + message;
-      // A remaining length under 128 takes one byte: most messages are framed here.
-      p = body.length < 128 ? String.fromCharCode(first, body.length) + body : frame(first, body);
-      if (!this._q.length && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn)) {
-        this._n[0]++;
-        if (qos) this._out.push(p);
-        this._write(p);
-        return true;
-      }
+  _pub(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
+    const qos = opts && opts.qos || 0;
+    // A topic name of plain ASCII without NUL or wildcards is valid and is its own UTF-8: it becomes the
+    // remembered one. Any other is for the "pub" part to check in full.
+    const plain = topic === this._topic || typeof topic == "string" && topic.length < 65536 && /^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(topic);
+    if (!plain || (qos !== 0 && qos !== 1) || !BYTES || typeof message != "string" || !this._up) {
+      return part("pub", 1).publish(this, topic, message, opts);
     }
-    // Waits in the queue (_pump() sends from it), or is refused when the queue is full.
+    if (topic !== this._topic) {
+      this._topic = topic;
+      this._tfield = u16(topic.length) + topic;
+    }
+    const first = 48 | qos << 1 | (opts && opts.retain ? 1 : 0), body = this._tfield + (qos ? u16(this._nextId()) : "") + message;
+    // A remaining length under 128 takes one byte: most messages are framed here.
+    const p = body.length < 128 ? String.fromCharCode(first, body.length) + body : frame(first, body);
+    if (!this._q.length && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn)) {
+      this._nSent++;
+      if (qos) this._out.push(p);
+      this._write(p);
+      return true;
+    }
+    return this._hold(p);
+  }
+
+  /**
+   * An encoded PUBLISH that must wait (messages queued before it, the socket's buffer or the inflight
+   * window full): into the queue, which _pump() sends from, or refused when the queue is full. A
+   * function of its own: from Storage, _pub()'s text would be read for each.
+   */
+  _hold(p: string): boolean {
     this._held = 1;
     if (this._q.length >= this._maxQ) return part("pub", 1).full(this);
     this._q.push(p);
@@ -353,15 +368,14 @@ export class Client implements Frames {
    */
   raw(bytes: string, count?: number): boolean {
     if (!this._up) return false;
-    this._n[0] += count || 0;
+    this._nSent += count || 0;
     this._write(bytes);
     return true;
   }
 
   stats() {
-    const n = this._n;
     return {
-      sent: n[0], received: n[1], dropped: n[2], oversize: n[3], reconnects: n[4],
+      sent: this._nSent, received: this._nRecv, dropped: this._nDropped, oversize: this._nOversize, reconnects: this._nReconnects,
       inflight: this._out.length, queued: this._q.length, connected: !!this._up,
     };
   }
@@ -472,8 +486,8 @@ export class Client implements Frames {
       if (!p) return;
       m = p.message;
     }
-    this._n[1]++;
-    if (this._hs || (this as unknown as { [k: string]: unknown })["#onpublish"]) announce(this, first, id, m as string);
+    this._nRecv++;
+    if (this._hs || (this as unknown as { [k: string]: unknown })["#onpublish"]) announce(this, first | id << 8, m as string);
     else this.emit("message", this._rtext, m);
     // A handler may have left this connection (disconnect(), even connect() again): no ack then.
     if (qos && this._up) this._write(String.fromCharCode((qos == 2 ? PUBREC : PUBACK) << 4, 2) + u16(id));
@@ -504,7 +518,7 @@ export class Client implements Frames {
     const q = this._q;
     while (this._up && q.length && this._busy < this._maxOut && (!(q[0].charCodeAt(0) & 6) || this._out.length < this._maxIn)) {
       const p = q.shift() as string;
-      this._n[0]++;
+      this._nSent++;
       // QoS 1/2 messages wait in _out for their ack.
       if (p.charCodeAt(0) & 6) this._out.push(p);
       this._write(p);

@@ -57,7 +57,7 @@ export function stream(c: Client, topic: string, len: number, next: (ctx: any, k
   // Own properties in front of the prototype's methods, for as long as the stream goes: no closure.
   (c as any)._write = held;
   (c as any)._pump = pump;
-  c._n[0]++;
+  c._nSent++;
   write(c, st, String.fromCharCode(retain ? 0x31 : 0x30) + h + field(topic));
   send(c, st);
   return true;

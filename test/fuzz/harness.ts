@@ -865,7 +865,10 @@ export class ClientRig {
       }
       case "pub": this.guard("publish()", () => { c.publish(a.topic, a.payload, { qos: a.qos, retain: a.retain }); }); break;
       case "burst": // publish faster than the socket drains, then let it drain
-        this.guard("publish()", () => { for (let i = 0; i < a.n; i++) c.publish("burst/" + i, "0123456789abcdef0123456789abcdef", { qos: a.qos }); });
+        // QoS 0 as most sensors publish: no options, one topic (publish()'s own path once the topic is known).
+        this.guard("publish()", () => {
+          for (let i = 0; i < a.n; i++) a.qos ? c.publish("burst/" + i, "0123456789abcdef0123456789abcdef", { qos: a.qos }) : c.publish("burst", "0123456789abcdef0123456789abcdef");
+        });
         this.act({ t: "drain" });
         break;
       case "sub": this.subscribe(a.sub); break;
