@@ -44,10 +44,11 @@ export function take(s: Frames, chunk: string): void {
  * The client calls it for every packet its own loop does not unpack itself (see onData in client.ts).
  */
 export function step(s: Frames, data: string, pos: number): number {
+  // Declared here, not in the block: on Espruino a let/const inside a block makes a scope object each time.
+  const n = data.length;
+  let i = pos + 1, len = 0, mul = 1, b, k, room, head;
   if (!s._skip) {
-    const n = data.length;
     // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
-    let i = pos + 1, len = 0, mul = 1, b;
     do {
       if (i >= n) { s._pending = data.substr(pos); return n; }
       b = data.charCodeAt(i++);
@@ -67,11 +68,12 @@ export function step(s: Frames, data: string, pos: number): number {
     pos = i;
   }
   // The next bytes of an oversize packet: its first `max` are kept; it goes to the sink once all of it passed.
-  const k = Math.min(s._skip, data.length - pos), room = s._max - s._head.length;
+  k = Math.min(s._skip, n - pos);
+  room = s._max - s._head.length;
   if (room > 0) s._head += data.substr(pos, Math.min(k, room));
   s._skip -= k;
   if (!s._skip) {
-    const head = s._head;
+    head = s._head;
     s._head = "";
     s._packet(s._first, head, true);
   }

@@ -107,22 +107,37 @@ function onData(this: Socket, d: string) {
   const c = this.c;
   if (!c) return;
   c._heard = c._p.now();
-  const data = c._pending ? c._pending + d : d, n = data.length;
-  let p = 0;
+  const data = c._pending ? c._pending + d : d, n = data.length,
+    // The largest remaining length taken here: one byte, and the packet within max_packet.
+    most = Math.min(127, c._max - 2),
+    // The packet object only for whom wants it: handlers, "publish" listeners (Espruino keeps them as
+    // "#onpublish"). Neither can appear while this chunk is read: only handlers run meanwhile.
+    all = c._hs || (c as unknown as { [k: string]: unknown })["#onpublish"];
+  // Declared here, not in the loop: on Espruino a let/const inside a block makes a scope object each time.
+  let p = 0, f = c._rfield as string, k = f.length, l: number, m: string;
   c._pending = "";
   try {
-    // Stops when a handler (called from here) left this connection: the rest of the chunk is not for the next one.
-    while (p < n && this.c) {
-      const f = c._rfield as string, k = f.length, l = data.charCodeAt(p + 1);
-      if (data.charCodeAt(p) == 48 && l < 128 && l >= k && p + 2 + l <= n && l + 2 <= c._max && !c._skip && data.substr(p + 2, k) === f) {
-        const m = data.substr(p + 2 + k, l - k);
+    // The rest of an oversize packet being dropped (only ever at the start of a chunk).
+    if (c._skip) p = step(c, data, 0);
+    while (p < n) {
+      l = data.charCodeAt(p + 1);
+      if (data.charCodeAt(p) == 48 && l <= most && l >= k && p + 2 + l <= n && data.substr(p + 2, k) === f) {
+        m = data.substr(p + 2 + k, l - k);
         p += 2 + l;
         c._wait = 0;
         c._nRecv++;
-        // The packet object only for whom wants it: "publish" listeners (Espruino keeps them as "#onpublish"), handlers.
-        if (c._hs || (c as unknown as { [k: string]: unknown })["#onpublish"]) announce(c, 48, m);
-        else c.emit("message", c._rtext, m);
-      } else p = step(c, data, p);
+        if (!all) c.emit("message", c._rtext, m);
+        else {
+          announce(c, 48, m);
+          // A handler left this connection: the rest of the chunk is not for the next one.
+          if (!this.c) break;
+        }
+      } else {
+        p = step(c, data, p);
+        if (!this.c) break;
+        f = c._rfield as string;
+        k = f.length;
+      }
     }
   } catch (e) {
     // Malformed or forbidden input closes the connection [MQTT-4.8.0-1], never an uncaught exception.
@@ -516,8 +531,9 @@ export class Client implements Frames {
    */
   _pump() {
     const q = this._q;
+    let p: string;
     while (this._up && q.length && this._busy < this._maxOut && (!(q[0].charCodeAt(0) & 6) || this._out.length < this._maxIn)) {
-      const p = q.shift() as string;
+      p = q.shift() as string;
       this._nSent++;
       // QoS 1/2 messages wait in _out for their ack.
       if (p.charCodeAt(0) & 6) this._out.push(p);
