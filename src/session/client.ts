@@ -114,12 +114,15 @@ function onData(this: Socket, d: string) {
     // "#onpublish"). Neither can appear while this chunk is read: only handlers run meanwhile.
     all = c._hs || (c as unknown as { [k: string]: unknown })["#onpublish"];
   // Declared here, not in the loop: on Espruino a let/const inside a block makes a scope object each time.
-  let p = 0, f = c._rfield as string, k = f.length, l: number, m: string;
+  let p = 0, f: string, k: number, l: number, m: string;
   c._pending = "";
   try {
-    // The rest of an oversize packet being dropped (only ever at the start of a chunk).
+    // The rest of an oversize packet being dropped (only ever at the start of a chunk); its end may
+    // change the remembered topic, read after it.
     if (c._skip) p = step(c, data, 0);
-    while (p < n) {
+    f = c._rfield as string;
+    k = f.length;
+    while (p < n && this.c) {
       l = data.charCodeAt(p + 1);
       if (data.charCodeAt(p) == 48 && l <= most && l >= k && p + 2 + l <= n && data.substr(p + 2, k) === f) {
         m = data.substr(p + 2 + k, l - k);
@@ -127,14 +130,9 @@ function onData(this: Socket, d: string) {
         c._wait = 0;
         c._nRecv++;
         if (!all) c.emit("message", c._rtext, m);
-        else {
-          announce(c, 48, m);
-          // A handler left this connection: the rest of the chunk is not for the next one.
-          if (!this.c) break;
-        }
+        else announce(c, 48, m);
       } else {
         p = step(c, data, p);
-        if (!this.c) break;
         f = c._rfield as string;
         k = f.length;
       }
