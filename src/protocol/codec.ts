@@ -100,9 +100,11 @@ export function encodeSubscription(id: number, filters: string[], qos?: number[]
  * UNSUBSCRIBE with packet identifier `id`, or -1.
  */
 export function findId(list: string[], id: number): number {
+  // Declared here, not in the loop: on Espruino a let/const inside a block makes a scope object each time.
+  let p: string, i: number;
   for (let k = 0; k < list.length; k++) {
-    const p = list[k];
-    let i = 1;
+    p = list[k];
+    i = 1;
     while (p.charCodeAt(i++) & 128); // skip the remaining length
     if (p.charCodeAt(0) >> 4 == PUBLISH) i += 2 + (p.charCodeAt(i) << 8 | p.charCodeAt(i + 1));
     if ((p.charCodeAt(i) << 8 | p.charCodeAt(i + 1)) == id) return k;

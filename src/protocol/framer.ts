@@ -32,46 +32,52 @@ export function take(s: Frames, chunk: string): void {
   const on = s._sock, data = s._pending ? s._pending + chunk : chunk, n = data.length;
   let pos = 0;
   s._pending = "";
-  // The board reads this loop's text for every packet: what is rare (oversize packets) is in drop().
-  while (pos < n && on && s._sock === on) {
-    if (s._skip) { pos = drop(s, data, pos); continue; }
+  while (pos < n && on && s._sock === on) pos = step(s, data, pos);
+}
+
+/**
+ * Frames the one packet that starts at `pos` of `data` (the carried-over bytes already joined in front)
+ * and returns where the next one starts: the packet goes to `_packet`, the bytes of an oversize one are
+ * dropped as they pass (its first `max` kept, so the receiver can still read its topic and packet id),
+ * an incomplete one is kept in `_pending` (then it returns the end of `data`). One function for all
+ * of it: on the board each function costs variables.
+ * The client calls it for every packet its own loop does not unpack itself (see onData in client.ts).
+ */
+export function step(s: Frames, data: string, pos: number): number {
+  // Declared here, not in the block: on Espruino a let/const inside a block makes a scope object each time.
+  const n = data.length;
+  let i = pos + 1, len = 0, mul = 1, b, k, room, head;
+  if (!s._skip) {
     // Remaining length: 1 to 4 bytes, 7 bits each, low bits first.
-    let i = pos + 1, len = 0, mul = 1, b;
     do {
-      if (i >= n) { s._pending = data.substr(pos); return; }
+      if (i >= n) { s._pending = data.substr(pos); return n; }
       b = data.charCodeAt(i++);
       len += (b & 127) * mul;
       mul *= 128;
     } while (b & 128 && i - pos < 5);
     if (b & 128) throw { code: "protocol", message: "remaining length longer than 4 bytes" } as ProtocolError;
-    if (i - pos + len > s._max) {
-      s._first = data.charCodeAt(pos);
-      s._skip = len;
-      s._head = "";
-      pos = drop(s, data, i);
-      continue;
+    if (i - pos + len <= s._max) {
+      if (i + len > n) { s._pending = data.substr(pos); return n; }
+      s._packet(data.charCodeAt(pos), data.substr(i, len), false);
+      return i + len;
     }
-    if (i + len > n) { s._pending = data.substr(pos); return; }
-    s._packet(data.charCodeAt(pos), data.substr(i, len), false);
-    pos = i + len;
+    // Oversize: dropped from here on, as it streams in (below, and in the next chunks).
+    s._first = data.charCodeAt(pos);
+    s._skip = len;
+    s._head = "";
+    pos = i;
   }
-}
-
-/**
- * Drop the next bytes of an oversize packet from `data` at `pos`, keeping
- * its first `max` bytes; the packet goes to the sink once all of it passed.
- * Returns where the data after it starts.
- */
-function drop(s: Frames, data: string, pos: number): number {
-  const n = Math.min(s._skip, data.length - pos), room = s._max - s._head.length;
-  if (room > 0) s._head += data.substr(pos, Math.min(n, room));
-  s._skip -= n;
+  // The next bytes of an oversize packet: its first `max` are kept; it goes to the sink once all of it passed.
+  k = Math.min(s._skip, n - pos);
+  room = s._max - s._head.length;
+  if (room > 0) s._head += data.substr(pos, Math.min(k, room));
+  s._skip -= k;
   if (!s._skip) {
-    const head = s._head;
+    head = s._head;
     s._head = "";
     s._packet(s._first, head, true);
   }
-  return pos + n;
+  return pos + k;
 }
 
 /**

@@ -13,8 +13,11 @@
 // flight are kept as their encoded bytes, and socket and timer callbacks are
 // shared functions, made once at load, that find their client through the
 // socket (`socket.c`) or the timer's argument. Every call of a function reads
-// its whole text, skipped branches included: what each message goes through
-// (publish, _packet) is kept short.
+// its whole text, skipped branches and the text after a `return` included, and
+// in RAM every built-in call costs microseconds: the common message takes one
+// short function each way (publish() for a QoS 0 one on the last topic, the
+// loop in onData for a received one), and everything else is in functions the
+// common message does not enter (_pub, _hold, _packet, the parts).
 //
 // This file is what stays loaded: connecting, keep-alive, reconnect, and the
 // common case of publishing and receiving at QoS 0 and 1. Everything else is a
@@ -22,8 +25,8 @@
 // CONNECT (setup), SUBSCRIBE/UNSUBSCRIBE and their acks (sub), CONNACK, QoS 2
 // and every unusual inbound packet (ctl), the refused-request logic (close),
 // publishes that are not the common case (pub), subscription handlers (match).
-import { PUBLISH, PUBACK, PUBREC, PINGREQ_PACKET, DISCONNECT_PACKET, Packet, field, findId, frame, u16 } from "../protocol/codec.js";
-import { Frames, take } from "../protocol/framer.js";
+import { PUBLISH, PUBACK, PUBREC, PINGREQ_PACKET, DISCONNECT_PACKET, Packet, findId, frame, u16 } from "../protocol/codec.js";
+import { Frames, step } from "../protocol/framer.js";
 import { BYTES } from "../protocol/utf8.js";
 import { part } from "./parts.js";
 import type { Stream } from "./stream.js";
@@ -96,12 +99,47 @@ function onOpen(this: Socket) {
   if (c) c._write(c._connect);
 }
 
+/**
+ * Bytes from the broker. The common message is unpacked right here, straight from the chunk: a QoS 0
+ * PUBLISH (0x30) with a one-byte remaining length, on the topic of the last message that passed the
+ * checks (its field, length and bytes, compared in one go). Every other packet, a packet split across
+ * chunks and everything before CONNACK (then `_rfield` is 0, which matches nothing) goes to the framer's
+ * step() and `_packet`. On the board this loop's text is read for every message: keep it short.
+ */
 function onData(this: Socket, d: string) {
   const c = this.c;
   if (!c) return;
   c._heard = c._p.now();
+  const data = c._pending ? c._pending + d : d, n = data.length,
+    // The largest remaining length taken here: one byte, and the packet within max_packet.
+    most = Math.min(127, c._max - 2),
+    // The packet object only for whom wants it: handlers, "publish" listeners (Espruino keeps them as
+    // "#onpublish"). Neither can appear while this chunk is read: only handlers run meanwhile.
+    all = c._hs || (c as unknown as { [k: string]: unknown })["#onpublish"];
+  // Declared here, not in the loop: on Espruino a let/const inside a block makes a scope object each time.
+  let p = 0, f: string, k: number, l: number, m: string;
+  c._pending = "";
   try {
-    take(c, d);
+    // The rest of an oversize packet being dropped (only ever at the start of a chunk); its end may
+    // change the remembered topic, read after it.
+    if (c._skip) p = step(c, data, 0);
+    f = c._rfield as string;
+    k = f.length;
+    while (p < n && this.c) {
+      l = data.charCodeAt(p + 1);
+      if (data.charCodeAt(p) == 48 && l <= most && l >= k && p + 2 + l <= n && data.substr(p + 2, k) === f) {
+        m = data.substr(p + 2 + k, l - k);
+        p += 2 + l;
+        c._wait = 0;
+        c._nRecv++;
+        if (!all) c.emit("message", c._rtext, m);
+        else announce(c, 48, m);
+      } else {
+        p = step(c, data, p);
+        f = c._rfield as string;
+        k = f.length;
+      }
+    }
   } catch (e) {
     // Malformed or forbidden input closes the connection [MQTT-4.8.0-1], never an uncaught exception.
     // Unless a packet earlier in this chunk already left it (a refused CONNACK): closing twice
@@ -109,6 +147,20 @@ function onData(this: Socket, d: string) {
     const x = e as { code?: string; message: string };
     if (this.c) c._close(x.message, x.code || "protocol", "protocol error from broker: " + x.message);
   }
+}
+
+/**
+ * A message on the last checked topic, when there are "publish" listeners or handlers given to
+ * subscribe() (called by the "match" part, loaded once there are any): they get the packet, built here
+ * only for them; "message" gets the topic and the payload.
+ */
+function announce(c: Client, head: number, m: string) {
+  // `head`: the first byte of the packet, its packet id above (one parameter less: each costs a variable).
+  // One literal: on the board each property added afterwards is a search through those already there.
+  const p: Packet = { type: PUBLISH, id: head >> 8, topic: c._rtext, qos: head >> 1 & 3, dup: !!(head & 8), retain: !!(head & 1), message: m };
+  c.emit("publish", p);
+  c.emit("message", p.topic, m);
+  if (c._hs) part("match", 1).dispatch(c, p);
 }
 
 function onDrain(this: Socket) {
@@ -142,16 +194,22 @@ function onClose(this: Socket) {
 function timer(c: Client) {
   if (!c._sock) {
     c._timer = undefined;
-    c._n[4]++;
+    c._nReconnects++;
     return c._open();
   }
-  const now = c._p.now(), ka = c._ka;
+  const now = c._p.now(), ka = c._ka, step = Math.min(ka / 10, 5000);
+  // publish() does not note the time of its writes (for a message that is text and time): a count that
+  // moved since the last check means a write since then, i.e. at most one step ago.
+  if (c._nSent !== c._ns) {
+    c._ns = c._nSent;
+    if (c._sent < now - step) c._sent = now - step;
+  }
   if (c._wait) {
     if (now - c._wait >= (c._up ? ka / 2 : Math.max(ka / 2, 10000))) {
       c._close("keep-alive timeout", "timeout",
         (c._up ? "no PINGRESP" : "no CONNACK") + " within " + Math.round((now - c._wait) / 1000) + " s");
     }
-  } else if (c._up && (now - c._sent + Math.min(ka / 10, 5000) > ka || now - c._heard > 2 * ka)) {
+  } else if (c._up && (now - c._sent + step > ka || now - c._heard > 2 * ka)) {
     c._write(PINGREQ_PACKET);
     c._wait = now;
   }
@@ -171,18 +229,24 @@ export class Client implements Frames {
   _up = 0;                   // CONNACK accepted on the current socket
   _wait = 0;                 // when we sent CONNECT or PINGREQ still unanswered (0: none)
   _heard = 0;                // when bytes last arrived
-  _sent = 0;                 // when we last wrote a packet
+  _sent = 0;                 // when we last wrote a packet (publish() only counts its writes, in _nSent)
   _busy = 0;                 // bytes written since the socket last said "drain"
   _maxOut = 0;               // write_buffer
   _q: string[] = [];         // accepted PUBLISH waiting for the socket or the inflight window
   _out: string[] = [];       // sent, not yet acknowledged: QoS 1/2 PUBLISH or PUBREL, oldest first
   _maxIn = 0;                // inflight
-  _n = [0, 0, 0, 0, 0];      // sent, received, dropped, oversize, reconnects
+  // Counters for stats(): messages sent, received, dropped, oversize; reconnects.
+  _nSent = 0;
+  _nRecv = 0;
+  _nDropped = 0;
+  _nOversize = 0;
+  _nReconnects = 0;
+  declare _ns: number;       // _nSent when the timer last looked
   _topic = "/";              // last topic name published to, checked (a valid one to start: never "") ...
   _tfield = "\0\x01/";       // ... as a PUBLISH carries it: field(UTF-8 bytes)
-  _rraw = "/";               // last inbound topic that passed the checks, as bytes ...
-  _rtext = this._rraw;       // ... and as text (the same string to start: one variable on the board)
-  _held = 0;                 // a publish was queued or refused since the queue was last empty
+  _rfield: string | 0 = 0;   // last inbound topic that passed the checks, as a PUBLISH carries it (0: none yet) ...
+  declare _rtext: string;    // ... and as text (set with it)
+  declare _held: number;     // 1: a publish was queued or refused since the queue was last empty (set then)
   _id = 0;                   // last packet id handed out
   _ctl: string[] = [];       // SUBSCRIBE/UNSUBSCRIBE waiting for SUBACK/UNSUBACK
   _want = 0;                 // the user asked to be connected
@@ -244,38 +308,59 @@ export class Client implements Frames {
    * client emits "drain" when it has sent them all.
    */
   publish(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
-    const qos = opts && opts.qos || 0, q = this._q;
-    // Only what nearly every message is, here: a byte string on the topic of the last one (or a plain
-    // new one), QoS 0 or 1, connected. Anything else (a topic to check in full, QoS 2, a message to
-    // convert, offline) is for the "pub" part, which then stays loaded.
-    if ((topic !== this._topic && !this._name(topic)) || (qos !== 0 && qos !== 1) || !BYTES || typeof message != "string" || !this._up) {
-      return part("pub", 1).publish(this, topic, message, opts);
-    }
-    const now = !q.length && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn);
-    if (!now) {
-      this._held = 1;
-      if (q.length >= this._maxQ) return part("pub", 1).full(this);
-    }
-    const first = 48 | qos << 1 | (opts && opts.retain ? 1 : 0), body = this._tfield + (qos ? u16(this._nextId()) : "") + message,
-      // A remaining length under 128 takes one byte: most messages are framed here.
-      p = body.length < 128 ? String.fromCharCode(first, body.length) + body : frame(first, body);
-    if (!now) q.push(p);
-    else {
-      this._n[0]++;
-      if (qos) this._out.push(p);
-      this._write(p);
+    // Here only what most messages are: QoS 0 without options, a byte string on the topic of the last one,
+    // connected, nothing queued and room in the socket. The board reads this text for every message.
+    if (opts || topic !== this._topic || typeof message != "string" || !BYTES || !this._up) return this._pub(topic, message, opts);
+    const b = this._tfield + message, p = b.length < 128 ? String.fromCharCode(48, b.length) + b : frame(48, b);
+    if (this._q.length || this._busy >= this._maxOut) return this._hold(p);
+    // _write() without the call (and without noting the time: see timer()).
+    this._nSent++;
+    this._busy += p.length;
+    try {
+      (this._sock as Socket).write(p);
+    } catch (e) {
+      part("close").lost(this, e);
     }
     return true;
   }
 
   /**
-   * A topic name of plain ASCII without NUL or wildcards is valid and is its own UTF-8: it becomes the
-   * remembered one. False for anything else, which the "pub" part checks in full.
+   * publish() for the rest: options, QoS 1, a new topic, the queue, in full here; a topic to check in
+   * full, QoS 2, a message to convert, offline, in the "pub" part, which then stays loaded.
    */
-  _name(topic: string): boolean {
-    if (typeof topic != "string" || topic.length > 65535 || !/^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(topic)) return false;
-    this._topic = topic;
-    this._tfield = field(topic);
+  _pub(topic: string, message: unknown, opts?: { qos?: number; retain?: boolean }): boolean {
+    const qos = opts && opts.qos || 0;
+    // A topic name of plain ASCII without NUL or wildcards is valid and is its own UTF-8: it becomes the
+    // remembered one. Any other is for the "pub" part to check in full.
+    const plain = topic === this._topic || typeof topic == "string" && topic.length < 65536 && /^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(topic);
+    if (!plain || (qos !== 0 && qos !== 1) || !BYTES || typeof message != "string" || !this._up) {
+      return part("pub", 1).publish(this, topic, message, opts);
+    }
+    if (topic !== this._topic) {
+      this._topic = topic;
+      this._tfield = u16(topic.length) + topic;
+    }
+    const first = 48 | qos << 1 | (opts && opts.retain ? 1 : 0), body = this._tfield + (qos ? u16(this._nextId()) : "") + message;
+    // A remaining length under 128 takes one byte: most messages are framed here.
+    const p = body.length < 128 ? String.fromCharCode(first, body.length) + body : frame(first, body);
+    if (!this._q.length && this._busy < this._maxOut && (!qos || this._out.length < this._maxIn)) {
+      this._nSent++;
+      if (qos) this._out.push(p);
+      this._write(p);
+      return true;
+    }
+    return this._hold(p);
+  }
+
+  /**
+   * An encoded PUBLISH that must wait (messages queued before it, the socket's buffer or the inflight
+   * window full): into the queue, which _pump() sends from, or refused when the queue is full. A
+   * function of its own: from Storage, _pub()'s text would be read for each.
+   */
+  _hold(p: string): boolean {
+    this._held = 1;
+    if (this._q.length >= this._maxQ) return part("pub", 1).full(this);
+    this._q.push(p);
     return true;
   }
 
@@ -299,15 +384,14 @@ export class Client implements Frames {
    */
   raw(bytes: string, count?: number): boolean {
     if (!this._up) return false;
-    this._n[0] += count || 0;
+    this._nSent += count || 0;
     this._write(bytes);
     return true;
   }
 
   stats() {
-    const n = this._n;
     return {
-      sent: n[0], received: n[1], dropped: n[2], oversize: n[3], reconnects: n[4],
+      sent: this._nSent, received: this._nRecv, dropped: this._nDropped, oversize: this._nOversize, reconnects: this._nReconnects,
       inflight: this._out.length, queued: this._q.length, connected: !!this._up,
     };
   }
@@ -331,6 +415,7 @@ export class Client implements Frames {
     // Framing starts afresh: bytes of the last connection must not run into this one.
     this._pending = "";
     this._skip = 0;
+    this._rfield = 0;
     // The CONNACK deadline runs from here: a TCP connect or TLS handshake
     // that never completes must not hang the client either.
     this._sent = this._heard = this._wait = this._p.now();
@@ -382,46 +467,46 @@ export class Client implements Frames {
   // ---- inbound ----
 
   /**
-   * One packet from the broker, from the framing of the current connection. A message at QoS 0 or 1 on a
-   * topic checked before (or a plain one) is unpacked here; anything else about it is checked in full
-   * by the "ctl" part, which answers the message to deliver or nothing. A ProtocolError thrown here
-   * closes the connection.
+   * One packet from the broker that onData() did not unpack itself, from the framing of the current
+   * connection. A PUBACK, a PINGRESP, and a message at QoS 0 or 1 on a topic checked before (or a plain
+   * one) are taken here; anything else is checked in full by the "ctl" part, which for a message answers
+   * the message to deliver or nothing. A ProtocolError thrown here closes the connection.
    */
   _packet(first: number, body: string, oversize: boolean) {
     this._wait = 0;
-    if (first >> 4 != PUBLISH) return this._control(first, body, oversize);
+    if (first >> 4 != PUBLISH) {
+      // A PUBACK or PINGRESP here, anything else (or a malformed one) in the "ctl" part.
+      const out = this._out, i = body.charCodeAt(0) << 8 | body.charCodeAt(1);
+      if (!this._up || oversize || (first == 0x40 ? body.length != 2 || !i : first != 0xd0 || body.length)) {
+        // QoS 2 handshakes come in a stream: that part stays loaded.
+        return part("ctl", first >> 4 > 4 && first >> 4 < 8 ? 1 : 0).control(this, first, body, oversize);
+      }
+      // PUBACK settles a PUBLISH, also a QoS 2 one (RabbitMQ grants QoS 1 only); a PINGRESP (id 0) only was heard.
+      const k = findId(out, i);
+      if (k >= 0 && out[k].charCodeAt(0) >> 4 == PUBLISH) {
+        out.splice(k, 1);
+        this._pump();
+      }
+      return;
+    }
     const qos = first >> 1 & 3, tl = body.charCodeAt(0) << 8 | body.charCodeAt(1), start = tl + (qos ? 4 : 2),
-      raw = body.substr(2, tl), id = qos ? body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1) : 0;
+      f = body.substr(0, tl + 2), id = qos ? body.charCodeAt(start - 2) << 8 | body.charCodeAt(start - 1) : 0;
     // A plain ASCII topic (no NUL, no wildcard, not empty) is valid and is its own text.
-    if (raw !== this._rraw && /^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(raw)) this._rraw = this._rtext = raw;
-    const p: Packet | undefined = qos > 1 || oversize || !this._up || body.length < start || (qos ? !id : first & 8) || raw !== this._rraw
-      ? part("ctl", 1).publish(this, first, body, oversize)
-      // One literal: on the board each property added afterwards is a search through those already there.
-      : { type: PUBLISH, id: id, topic: this._rtext, qos: qos, dup: !!(first & 8), retain: !!(first & 1), message: body.substr(start) };
-    if (!p) return;
-    const topic = p.topic as string, m = p.message as string;
-    this._n[1]++;
-    this.emit("publish", p);
-    this.emit("message", topic, m);
-    // Handlers given to subscribe() are called by the "match" part, loaded once there are any.
-    if (this._hs) part("match", 1).dispatch(this, p);
+    if (f !== this._rfield && /^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(f.substr(2))) {
+      this._rfield = f;
+      this._rtext = f.substr(2);
+    }
+    let m: string | undefined = body.substr(start);
+    if (qos > 1 || oversize || !this._up || body.length < start || (qos ? !id : first & 8) || f !== this._rfield) {
+      const p: Packet | undefined = part("ctl", 1).publish(this, first, body, oversize);
+      if (!p) return;
+      m = p.message;
+    }
+    this._nRecv++;
+    if (this._hs || (this as unknown as { [k: string]: unknown })["#onpublish"]) announce(this, first | id << 8, m as string);
+    else this.emit("message", this._rtext, m);
     // A handler may have left this connection (disconnect(), even connect() again): no ack then.
-    if (p.qos && this._up) this._write(String.fromCharCode((p.qos == 2 ? PUBREC : PUBACK) << 4, 2) + u16(p.id));
-  }
-
-  /** Any packet but PUBLISH: a PUBACK or PINGRESP here, anything else (or a malformed one) in the "ctl" part. */
-  _control(first: number, body: string, oversize: boolean) {
-    const out = this._out, id = body.charCodeAt(0) << 8 | body.charCodeAt(1);
-    if (!this._up || oversize || (first == 0x40 ? body.length != 2 || !id : first != 0xd0 || body.length)) {
-      // QoS 2 handshakes come in a stream: that part stays loaded.
-      return part("ctl", first >> 4 > 4 && first >> 4 < 8 ? 1 : 0).control(this, first, body, oversize);
-    }
-    // PUBACK settles a PUBLISH, also a QoS 2 one (RabbitMQ grants QoS 1 only); a PINGRESP (id 0) only was heard.
-    const i = findId(out, id);
-    if (i >= 0 && out[i].charCodeAt(0) >> 4 == PUBLISH) {
-      out.splice(i, 1);
-      this._pump();
-    }
+    if (qos && this._up) this._write(String.fromCharCode((qos == 2 ? PUBREC : PUBACK) << 4, 2) + u16(id));
   }
 
   // ---- outbound ----
@@ -447,9 +532,10 @@ export class Client implements Frames {
    */
   _pump() {
     const q = this._q;
+    let p: string;
     while (this._up && q.length && this._busy < this._maxOut && (!(q[0].charCodeAt(0) & 6) || this._out.length < this._maxIn)) {
-      const p = q.shift() as string;
-      this._n[0]++;
+      p = q.shift() as string;
+      this._nSent++;
       // QoS 1/2 messages wait in _out for their ack.
       if (p.charCodeAt(0) & 6) this._out.push(p);
       this._write(p);
@@ -460,9 +546,15 @@ export class Client implements Frames {
     }
   }
 
-  /** Emit an `error` with a stable code. Returns false for callers to pass on. */
+  /**
+   * Emit an `error` with a stable code. Returns false for callers to pass on. The Error is made without
+   * its constructor: on the board `new Error` records a stack trace, which for code loaded from Storage
+   * reads the text of every function on the stack from flash, milliseconds per error (a publisher paced
+   * by "queue_full" refusals gets one every few dozen messages).
+   */
   _err(code: string, message: string): false {
-    const e = new Error(message) as MqttError;
+    const e = Object.create(Error.prototype) as MqttError;
+    e.message = message;
     e.code = code;
     this.emit("error", e);
     return false;

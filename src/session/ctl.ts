@@ -20,8 +20,8 @@ export function publish(c: Client, first: number, body: string, oversize: boolea
   const p = decode(first, body, oversize), id = p.id, qos = p.qos as number, topic = p.topic as string;
   if (!c._up) throw { code: "protocol", message: "packet type 3 before CONNACK" };
   // The topic passed the checks: later messages on it take the resident path.
-  if (topic != undefined) { c._rraw = body.substr(2, body.charCodeAt(0) << 8 | body.charCodeAt(1)); c._rtext = topic; }
-  if (oversize) c._n[3]++, c._err("oversize", "dropped a message larger than max_packet on " + topic);
+  if (topic != undefined) { c._rfield = body.substr(0, 2 + (body.charCodeAt(0) << 8 | body.charCodeAt(1))); c._rtext = topic; }
+  if (oversize) c._nOversize++, c._err("oversize", "dropped a message larger than max_packet on " + topic);
   // Exactly once: a QoS 2 id already acknowledged with PUBREC is a resend, not a new message.
   const rx = c._rx || (c._rx = []), fresh = qos < 2 || rx.indexOf(id) < 0;
   if (qos == 2 && fresh) rx.push(id);

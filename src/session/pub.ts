@@ -12,7 +12,7 @@ export { toBytes };
 /** publish() in full: false (and an `error` event) when the message cannot be accepted. */
 /** An error for a message refused: counted as dropped. */
 function refuse(c: Client, code: string, message: string): false {
-  c._n[2]++;
+  c._nDropped++;
   return c._err(code, message);
 }
 
@@ -33,7 +33,7 @@ export function publish(c: Client, topic: string, message: unknown, opts?: { qos
   const p = encodePublish(c._tfield, toBytes(message), qos, !!(opts && opts.retain), qos ? c._nextId() : 0);
   if (!now) c._q.push(p);
   else {
-    c._n[0]++;
+    c._nSent++;
     if (qos) c._out.push(p);
     c._write(p);
   }

@@ -23,6 +23,7 @@
 // retained), with an `error` event (code "stream"); the client reconnects as after any loss.
 import type { Client, Socket } from "./client.js";
 import { BYTES } from "../protocol/utf8.js";
+import { field } from "../protocol/codec.js";
 
 /** A stream in progress (client._st). */
 export interface Stream {
@@ -43,7 +44,8 @@ export interface Stream {
  * another stream is going, or the topic is not a plain one.
  */
 export function stream(c: Client, topic: string, len: number, next: (ctx: any, k: number) => string | null, ctx?: any, retain?: boolean): boolean {
-  if (!c._up || c._st || !(len >= 0) || !c._name(topic)) return false;
+  // A plain ASCII topic (no NUL, no wildcards, not empty) is valid and is its own UTF-8.
+  if (!c._up || c._st || !(len >= 0) || typeof topic != "string" || topic.length > 65535 || !/^[\x01-\x22\x24-\x2a\x2c-\x7f]+$/.test(topic)) return false;
   let n = 2 + topic.length + len, h = "";
   do {
     const d = n & 127;
@@ -55,8 +57,8 @@ export function stream(c: Client, topic: string, len: number, next: (ctx: any, k
   // Own properties in front of the prototype's methods, for as long as the stream goes: no closure.
   (c as any)._write = held;
   (c as any)._pump = pump;
-  c._n[0]++;
-  write(c, st, String.fromCharCode(retain ? 0x31 : 0x30) + h + c._tfield);
+  c._nSent++;
+  write(c, st, String.fromCharCode(retain ? 0x31 : 0x30) + h + field(topic));
   send(c, st);
   return true;
 }

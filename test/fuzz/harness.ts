@@ -465,10 +465,19 @@ class FakeSocket implements Socket {
   parseError: Error | undefined;
   /** Requests from the client still to be answered by `respond`. */
   owed: string[] = [];
+  /**
+   * The reference framing of what was fed to it (a Framer of its own, the generic path): the packets of
+   * the current chunk, in order, which the client must take one by one, each either through `_packet`
+   * or, for a plain QoS 0 PUBLISH, unpacked in its data handler (the fast path, seen as a "message"
+   * event outside `_packet`).
+   */
+  ref: Framer;
+  refPackets: { first: number; body: string; oversize: boolean }[] = [];
   onOpen: () => void;
   constructor(public rig: ClientRig, onOpen: (this: Socket) => void) {
     // Espruino calls socket listeners with `this` set to the socket.
     this.onOpen = onOpen.bind(this);
+    this.ref = new Framer(rig.opts.max_packet, { _packet: (first, body, oversize) => { this.refPackets.push({ first, body, oversize }); } });
     this.parser.on("packet", (p) => this.got.push(p));
     this.parser.on("error", (e) => { this.parseError = this.parseError || e; });
   }
@@ -491,6 +500,8 @@ export type Action =
 export interface ClientOpts {
   keep_alive: number; clean_session: boolean; inflight: number; queue: number; max_packet: number;
   write_buffer: number; reconnect: boolean; protocol_level: number; will: boolean;
+  /** A "publish" listener on the client (the client builds that event's packet only for listeners and handlers). */
+  listen?: boolean;
 }
 export interface ClientInput { opts: ClientOpts; subs: SubSpec[]; stream: Stream; split: Split; actions: { at: number; a: Action }[] }
 
@@ -515,7 +526,7 @@ export const clientOptsArb: fc.Arbitrary<ClientOpts> = fc.record({
   clean_session: fc.boolean(), inflight: fc.integer({ min: 1, max: 10 }), queue: fc.integer({ min: 0, max: 10 }),
   max_packet: maxPacketArb, write_buffer: fc.oneof(fc.constant(2048), fc.integer({ min: 64, max: 4096 })),
   reconnect: fc.oneof({ arbitrary: fc.constant(true), weight: 5 }, { arbitrary: fc.constant(false), weight: 1 }),
-  protocol_level: fc.constantFrom(4, 4, 3), will: fc.boolean(),
+  protocol_level: fc.constantFrom(4, 4, 3), will: fc.boolean(), listen: fc.boolean(),
 });
 export const clientInputArb: fc.Arbitrary<ClientInput> = fc.record({
   opts: clientOptsArb,
@@ -536,7 +547,8 @@ export class ClientRig {
   sockets: FakeSocket[] = [];
   client: Client;
   refuseNext = false;
-  deliveries = 0;              // "publish" events so far
+  deliveries = 0;              // "message" events so far (one per message delivered)
+  inPacket = 0;                // inside the client's _packet (else a "message" comes from its fast path)
   protocolCloses = 0;          // "error" events with code "protocol"
   rx = new Set<number>();      // the model: inbound QoS 2 ids acknowledged with PUBREC and not yet released
   packets = 0;
@@ -576,9 +588,14 @@ export class ClientRig {
       username: opts.will ? USER : undefined, password: opts.will ? PASSWORD : undefined,
     };
     const c = this.client = new Client(platform, o);
+    // The rig replaces emit(); a listener is seen where Espruino keeps it (see onData in client.ts).
+    if (opts.listen) (c as unknown as { [k: string]: unknown })["#onpublish"] = [() => undefined];
     const events = st.events;
     c.emit = (ev: string, a?: any, b?: any) => {
-      if (ev == "publish") this.deliveries++;
+      if (ev == "message") {
+        this.deliveries++;
+        if (!this.inPacket) this.fast(a, b);
+      }
       const name = ev == "error" ? "error:" + (a as { code?: string }).code : ev;
       events[name] = (events[name] || 0) + 1;
       if (name == "error:protocol") this.protocolCloses++;
@@ -609,11 +626,18 @@ export class ClientRig {
       if (s) s.lastPacket = rig.clock.t;
       if (oversize) rig.oversize++;
       if (fr) rig.buffers(fr);
+      const r = s && s.refPackets.shift();
+      if (s && !(r && r.first == first && r.body == body && r.oversize == oversize)) {
+        rig.fail("violations", `client took ${hex(chr(first) + body)}${oversize ? " (oversize)" : ""}, the reference framing ${r ? hex(chr(r.first) + r.body) : "no packet"}`);
+      }
+      rig.inPacket++;
       try {
         orig.call(this, first, body, oversize);
       } catch (e) {
         if (!isProtocolError(e)) rig.fail("uncaught", `client._packet threw ${describe(e)} (the client reports it as a protocol error)`);
         throw e;
+      } finally {
+        rig.inPacket--;
       }
       if (!p) return rig.fail("violations", `client accepted a packet decode rejects: ${hex(chr(first) + body)}`);
       rig.model(p, oversize, rig.deliveries - before);
@@ -634,6 +658,25 @@ export class ClientRig {
       }
       return ok;
     };
+  }
+
+  /**
+   * A message the client unpacked in its data handler: it must be the next packet of the reference
+   * framing, a well-formed QoS 0 PUBLISH (no DUP) within max_packet, delivered once with its topic and
+   * payload, on a connection past CONNACK.
+   */
+  fast(topic: unknown, message: unknown) {
+    const s = this.current(), r = s && s.refPackets.shift();
+    this.packets++;
+    if (!s || !r) return this.fail("violations", `message ${describe(topic)} delivered outside _packet with no packet left in the chunk`);
+    s.lastPacket = this.clock.t;
+    this.buffers(this.client);
+    let p: Packet | undefined;
+    try { p = decode(r.first, r.body, r.oversize); } catch { p = undefined; }
+    if (!p || r.first != 0x30 || r.oversize || p.topic !== topic || p.message !== message || !this.client._up) {
+      return this.fail("violations", `client delivered ${describe(topic)}/${describe(message)} from ${hex(chr(r.first) + r.body)}${r.oversize ? " (oversize)" : ""} without the full checks`);
+    }
+    this.model(p, false, 1);
   }
 
   fail(kind: "uncaught" | "violations", msg: string) {
@@ -764,6 +807,9 @@ export class ClientRig {
       if (s.head.length >= 4) s.sp = s.head.charCodeAt(0) == 0x20 && (s.head.charCodeAt(2) & 1) == 1;
     }
     const before = this.protocolCloses;
+    // The reference framing of this chunk; what the client does not take (it left the connection) is dropped.
+    s.refPackets = [];
+    try { s.ref.push(d); } catch { /* a malformed length: the client must close there too */ }
     this.fire(s, "data", d);
     if (this.protocolCloses > before) {
       if (!s.ended) this.fail("violations", "protocol error, but the socket was not closed");
@@ -819,7 +865,10 @@ export class ClientRig {
       }
       case "pub": this.guard("publish()", () => { c.publish(a.topic, a.payload, { qos: a.qos, retain: a.retain }); }); break;
       case "burst": // publish faster than the socket drains, then let it drain
-        this.guard("publish()", () => { for (let i = 0; i < a.n; i++) c.publish("burst/" + i, "0123456789abcdef0123456789abcdef", { qos: a.qos }); });
+        // QoS 0 as most sensors publish: no options, one topic (publish()'s own path once the topic is known).
+        this.guard("publish()", () => {
+          for (let i = 0; i < a.n; i++) a.qos ? c.publish("burst/" + i, "0123456789abcdef0123456789abcdef", { qos: a.qos }) : c.publish("burst", "0123456789abcdef0123456789abcdef");
+        });
         this.act({ t: "drain" });
         break;
       case "sub": this.subscribe(a.sub); break;

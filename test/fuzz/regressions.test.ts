@@ -79,3 +79,24 @@ test("fuzz #3: a SUBACK with fewer return codes than filters is a protocol error
   assert.equal(st.events.subscribed, undefined);
   assert.deepEqual(Object.keys(rig.client._subs || {}).sort(), ["a", "b"], "both subscriptions kept, sent again on reconnect");
 });
+
+test("fuzz #4: the end of an oversize message changes the remembered topic: the data handler's fast path sees it", () => {
+  // As found (shrunk): CONNACK 0, a QoS 0 message on "b" (the topic the fast path then takes), an
+  // oversize message on "a" in pieces, then "b" again. The data handler had read the
+  // remembered topic before finishing the oversize one (which remembers "a"), and delivered the last
+  // message under the topic "a".
+  const oversize = "\x30\x87\x07\x00\x01a" + "\x00".repeat(900);
+  const st = H.newStats(), rig = new H.ClientRig({ ...OPTS, max_packet: 16 }, st);
+  const got: string[] = [];
+  const emit = rig.client.emit;
+  rig.client.emit = (ev: string, a?: unknown, b?: unknown) => {
+    if (ev == "message") got.push(`${a}:${b}`);
+    emit.call(rig.client, ev, a, b);
+  };
+  // Cut so that the oversize message ends in the chunk that also holds the last message.
+  const before = CONNACK_0 + "\x30\x04\x00\x01bx" + oversize.slice(0, -1);
+  rig.run({ ...whole(before + oversize.slice(-1) + "\x30\x04\x00\x01by"), split: { mode: 0, cuts: [CONNACK_0.length + 6, before.length - 400, before.length] } });
+  assert.equal(rig.failure, undefined);
+  assert.deepEqual(got, ["b:x", "b:y"]);
+  assert.equal(st.events["error:oversize"], 1);
+});
