@@ -1,7 +1,8 @@
 // Remote commands (module mote-remote-cmd, loaded by mote-remote for each message and released right
 // after): checks a command's HMAC and counter and hands it to the module that does the work, loaded
 // from Storage in turn: mote-remote-cfg (config_get, config_set, released after the command) and
-// mote-remote-ota (ota_begin and the chunks that follow; it stays loaded while a transfer is on).
+// mote-remote-ota (ota_begin and the chunks that follow; it stays loaded while a transfer is on),
+// mote-remote-files (files, ota_commit: feature modules and mote-user.js beside the bundle).
 // Wire protocol: docs/remote-protocol.md.
 //
 // A command is `<mac> <json>`; it is refused (reply ok:false, and a line on <base>/error) when the mac
@@ -69,6 +70,11 @@ function command(x: Remote, msg: string) {
     x.h = x.b.module(OTA);
     x.h.begin(x, d);
     if (!x.o) endOta(x);
+  } else if (op == "files" || op == "ota_commit") {
+    // Files beside the bundle: what the board has, and a commit of files staged by ota_begin with file.
+    w = "mote-remote-files";
+    x.b.module(w)[op == "files" ? "list" : "run"](x, d);
+    x.b.forget(w);
   } else if (op == "restart") {
     st.r = "restart";
     writeState(x.S, st);
