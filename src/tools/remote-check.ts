@@ -112,8 +112,8 @@ class Host {
     await this.c.publishAsync(topics(this.base).cmd, signCommand(this.alg, KEY, { n, op, ...args }), { qos: 1 });
     return this.until(() => this.replies().find((r) => r.n == n && r.op == op), "reply to " + op);
   }
-  async ota(image: Buffer, onTick: () => void): Promise<Reply> {
-    const begin = await this.cmd("ota_begin", { size: image.length, hash: hashHex(this.alg, image), version: "check" });
+  async ota(image: Buffer, onTick: () => void, args: Record<string, unknown> = {}): Promise<Reply> {
+    const begin = await this.cmd("ota_begin", { size: image.length, hash: hashHex(this.alg, image), version: "check", ...args });
     if (!begin.ok) throw new Error("ota_begin refused: " + begin.err);
     const chunk = begin.chunk as number, win = begin.window as number;
     let next = begin.next as number, sent = next, end: Reply | undefined;
@@ -140,6 +140,54 @@ function files(cfg: any) {
     "mote-remote-cfg": fw("mote-remote-cfg"), "mote-remote-cmd": fw("mote-remote-cmd"), "mote-remote-ota": fw("mote-remote-ota"), "mote-ha": fw("mote-ha"),
     "mote.json": JSON.stringify(cfg), "mote.board": JSON.stringify({ id: "linux", pins: "D2:dp D4:dp D5:dp", wifi: false }),
   };
+}
+
+/**
+ * The user's script over MQTT on the 16383-variable layout: mote-user.js (and mote-script) staged and
+ * committed alone (ota_commit), the board restarted on it and its publish seen; then a script that
+ * resets the board at every start (E.reboot() ends the process: started again, as a board resets),
+ * which the boot guard replaces by the previous one after 3 tries.
+ */
+async function userScriptCheck(bin: string, client: MqttClient, cfg: any, check: (ok: boolean, what: string) => void, figs: Record<string, unknown>) {
+  console.log(`user script over MQTT, 16383-variable layout (${bin})`);
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "mote-remote-check-"));
+  const base = cfg.base + "-user", host = new Host(client, base, "sha256");
+  await client.subscribeAsync(base + "/#", { qos: 1 });
+  await writeStorage(bin, cwd, { ...files({ ...cfg, base, homeassistant: undefined }), "mote-remote-files": fw("mote-remote-files"), "mote-swap": fw("mote-swap") });
+  const bd = new Board(bin, cwd);
+  bd.start();
+  try {
+    await host.until(() => host.infos().at(-1), "info");
+    await sleep(1000);
+    const send = async (set: Record<string, string>) => {
+      const sums: Record<string, string> = {}, t0 = Date.now();
+      for (const [name, text] of Object.entries(set)) {
+        const end = await host.ota(Buffer.from(text, "latin1"), () => {}, { file: name });
+        if (!end.ok) throw new Error(`${name} refused: ${end.err}`);
+        sums[name] = hashHex("sha256", Buffer.from(text, "latin1")).slice(0, 16);
+      }
+      const k = host.infos().length, c = await host.cmd("ota_commit", { files: sums });
+      if (!c.ok) throw new Error("ota_commit refused: " + c.err);
+      const i = await host.until(() => host.infos().slice(k).find((x) => x.boot == "ota" || x.boot == "rollback"), "info after ota_commit", 60000);
+      return { i, ms: Date.now() - t0 };
+    };
+    const good = 'mote.publish("who", "user script", { qos: 1 });\n';
+    const r1 = await send({ "mote-user.js": good, "mote-script": fw("mote-script") });
+    await host.until(() => host.seen.find((m) => m.topic == base + "/who"), "the script's publish", 10000);
+    check(r1.i.boot == "ota", `mote-user.js and mote-script staged, committed, running: boot ${r1.i.boot}, ${r1.ms} ms`);
+    const boots = bd.boots, r2 = await send({ "mote-user.js": "E.reboot();\n" });
+    check(r2.i.boot == "rollback" && /reset 3 times/.test(r2.i.why ?? ""), `a script resetting the board: ${r2.i.boot} (${r2.i.why}) after ${bd.boots - boots} starts`);
+    const k = host.seen.filter((m) => m.topic == base + "/who").length;
+    await host.until(() => host.seen.filter((m) => m.topic == base + "/who").length > k, "the previous script again", 10000);
+    check(true, "the previous script runs again");
+    figs.user16383 = { ms: r1.ms, rollbackStarts: bd.boots - boots };
+  } catch (e) {
+    check(false, `user script: ${(e as Error).message}`);
+    console.log("--- the board's console (end):\n" + bd.out.slice(-1500));
+  } finally {
+    await bd.stop();
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
 }
 
 async function main() {
@@ -253,6 +301,7 @@ async function main() {
       }
       fs.rmSync(cwd, { recursive: true, force: true });
     }
+    if (fs.existsSync(bin)) await userScriptCheck(bin, client, cfg, check, figs);
   } catch (e) {
     const b = boards.at(-1);
     if (b) console.log("--- the board's console (end):\n" + b.out.slice(-2500));
