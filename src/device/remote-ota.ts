@@ -82,7 +82,10 @@ export function begin(x: Remote, d: any) {
     S.write(META, JSON.stringify({ h: d.hash, z: d.size, f: f, v: d.version }));
   }
   code = undefined;
-  x.o = { n: d.n, h: d.hash, z: d.size, f: f, x: next, c: chunk, file: d.file, fs: d.files, dl: d.del };
+  x.o = { n: d.n, h: d.hash, z: d.size, f: f, x: next, c: chunk };
+  // Only when there are: each field costs variables for the whole transfer.
+  if (d.file) x.o.file = d.file;
+  if (d.files || d.del) { x.o.fs = d.files; x.o.dl = d.del; }
   reply(x, { n: d.n, op: d.op, ok: true, next: next, chunk: chunk, window: small ? 2 : 4 });
   if (next == d.size) finish(x);
 }
