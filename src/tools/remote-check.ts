@@ -19,6 +19,7 @@ import type { MqttClient } from "mqtt";
 import { startMosquitto } from "../../test/support/mosquitto.js";
 import { mqttjsClient } from "../../test/support/util.js";
 import { ROOT } from "./config-check.js";
+import { clientParts } from "../host/simulator.js";
 import { signCommand, hashHex, parseInfo, parseReply, topics, type Alg, type Info, type Reply } from "./mote/protocol.js";
 
 const KEY = "remote-check-key-0123456789";
@@ -153,7 +154,10 @@ async function userScriptCheck(bin: string, client: MqttClient, cfg: any, check:
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "mote-remote-check-"));
   const base = cfg.base + "-user", host = new Host(client, base, "sha256");
   await client.subscribeAsync(base + "/#", { qos: 1 });
-  await writeStorage(bin, cwd, { ...files({ ...cfg, base, homeassistant: undefined }), "mote-remote-files": fw("mote-remote-files"), "mote-swap": fw("mote-swap") });
+  // What files() gives, with the MQTT client's cold parts and the two modules that swap files.
+  const parts: Record<string, string> = {};
+  for (const p of clientParts(path.join(ROOT, "firmware"))) if (p.name != "mote-mqtt-tls") parts[p.name] = fw(p.name);
+  await writeStorage(bin, cwd, { ...files({ ...cfg, base, homeassistant: undefined }), ...parts, "mote-remote-files": fw("mote-remote-files"), "mote-swap": fw("mote-swap") });
   const bd = new Board(bin, cwd);
   bd.start();
   try {
@@ -175,10 +179,10 @@ async function userScriptCheck(bin: string, client: MqttClient, cfg: any, check:
     const r1 = await send({ "mote-user.js": good, "mote-script": fw("mote-script") });
     await host.until(() => host.seen.find((m) => m.topic == base + "/who"), "the script's publish", 10000);
     check(r1.i.boot == "ota", `mote-user.js and mote-script staged, committed, running: boot ${r1.i.boot}, ${r1.ms} ms`);
+    const who = () => host.seen.filter((m) => m.topic == base + "/who").length, k = who();
     const boots = bd.boots, r2 = await send({ "mote-user.js": "E.reboot();\n" });
     check(r2.i.boot == "rollback" && /reset 3 times/.test(r2.i.why ?? ""), `a script resetting the board: ${r2.i.boot} (${r2.i.why}) after ${bd.boots - boots} starts`);
-    const k = host.seen.filter((m) => m.topic == base + "/who").length;
-    await host.until(() => host.seen.filter((m) => m.topic == base + "/who").length > k, "the previous script again", 10000);
+    await host.until(() => who() > k, "the previous script again", 10000);
     check(true, "the previous script runs again");
     figs.user16383 = { ms: r1.ms, rollbackStarts: bd.boots - boots };
   } catch (e) {
