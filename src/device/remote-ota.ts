@@ -59,8 +59,8 @@ export function begin(x: Remote, d: any) {
     // The bundle with files already staged: the set is checked now, and its swap needs room too.
     if (d.files || d.del) { fm = x.b.module(FILES); e = fm.check(x, d); z = e ? 0 : fm.need(S, d); }
   }
-  fm = undefined;
-  x.b.forget(FILES);
+  // Let go only when loaded: Espruino's Modules.removeCached throws for a module not in its cache.
+  if (fm) { fm = undefined; x.b.forget(FILES); }
   if (e) return refuse(x, d, e);
   meta = S.readJSON(META, 1);
   code = S.read(f);

@@ -23,11 +23,13 @@ function guard() {
     tm: any, code: any;
 
   // The files of an update (state s has f or d): mote-swap's step w; what went wrong, if anything.
+  // Nothing here may throw: the guard would stop and the board not boot. Modules.removeCached throws
+  // for a module that is not loaded, hence only when require gave it.
   function files(s: any, w: string) {
-    var e: any;
+    var e: any, m: any;
     if (s.f || s.d) {
-      try { require("mote-swap")[w](S, s); } catch (x) { e = "files: " + (x as Error).message; print("mote boot: " + e); }
-      Modules.removeCached("mote-swap");
+      try { (m = require("mote-swap"))[w](S, s); } catch (x) { e = "files: " + (x as Error).message; print("mote boot: " + e); }
+      if (m) Modules.removeCached("mote-swap");
     }
     return e;
   }

@@ -179,6 +179,8 @@ async function userScriptCheck(bin: string, client: MqttClient, cfg: any, check:
     const r1 = await send({ "mote-user.js": good, "mote-script": fw("mote-script") });
     await host.until(() => host.seen.find((m) => m.topic == base + "/who"), "the script's publish", 10000);
     check(r1.i.boot == "ota", `mote-user.js and mote-script staged, committed, running: boot ${r1.i.boot}, ${r1.ms} ms`);
+    const l = await host.cmd("files"), u = (l.files as any)?.["mote-user.js"];
+    check(!!u && u[0] == good.length && u[1] == hashHex("sha256", Buffer.from(good)).slice(0, 16), `files lists mote-user.js: ${JSON.stringify(u)}`);
     const who = () => host.seen.filter((m) => m.topic == base + "/who").length, k = who();
     const boots = bd.boots, r2 = await send({ "mote-user.js": "E.reboot();\n" });
     check(r2.i.boot == "rollback" && /reset 3 times/.test(r2.i.why ?? ""), `a script resetting the board: ${r2.i.boot} (${r2.i.why}) after ${bd.boots - boots} starts`);
