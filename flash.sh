@@ -9,7 +9,8 @@
 # 3. with the espruino tool (npm devDependency): resets the interpreter, writes Storage files
 #    (layout: docs/remote-protocol.md, "Storage layout and boot guard"): .bootcde = firmware/boot.js (the
 #    boot guard), mote.a = firmware/mote.js (the runtime it runs), mote-info (the identity message) and,
-#    when the config has "remote", mote-remote, mote-remote-cmd, mote-remote-cfg and mote-remote-ota; mote.json = the config (minified),
+#    when the config has "remote", mote-remote, mote-remote-cmd, mote-remote-cfg, mote-remote-ota,
+#    mote-remote-files and mote-swap (updates of files beside the bundle); mote.json = the config (minified),
 #    mote.board = the board's pin table for the on-board validator, and the Espruino modules the config
 #    needs (DHT22.js, DS18B20.js from --modules DIR, e.g. downloaded from espruino.com/modules; without
 #    them it warns: they must already be in the board's Storage), the MQTT client's cold parts
@@ -159,7 +160,7 @@ feats=(mote-info)
 has 'c.diag_every!==0' && feats+=(mote-diag)
 has 'c.homeassistant' && feats+=(mote-ha mote-ha-announce)
 has 'c.sleep' && feats+=(mote-sleep)
-has 'c.remote' && feats+=(mote-remote mote-remote-cmd mote-remote-cfg mote-remote-ota)
+has 'c.remote' && feats+=(mote-remote mote-remote-cmd mote-remote-cfg mote-remote-ota mote-remote-files mote-swap)
 [ -n "$user" ] && feats+=(mote-script)
 for p in "${feats[@]}"; do mods+=("$p:firmware/$p.js"); done
 names=".bootcde mote.a mote.json mote.board ${mods[*]%%:*}"
@@ -167,7 +168,7 @@ names=".bootcde mote.a mote.json mote.board ${mods[*]%%:*}"
 list=$(printf '"%s",' $names)
 cat > "$out/finish.js" <<EOF
 var s=require("Storage"),a=s.readJSON("mote.s0",1)||{g:0},b=s.readJSON("mote.s1",1)||{g:0};
-["mote.s0","mote.s1","mote.b","mote.ota","mote.prev"].forEach(function(n){s.erase(n);});
+["mote.s0","mote.s1","mote.b","mote.ota","mote.prev"].concat(s.list(/\.new\$/),s.list(/\.old\$/)).forEach(function(n){s.erase(n);});
 s.write("mote.s1",JSON.stringify({g:1,n:(b.g>a.g?b:a).n||0}));
 print("MOTE-FLASH",[${list%,}].map(function(n){var d=s.read(n);return d===undefined?-1:d.length;}).join(" "));
 setTimeout(load,500);

@@ -1,7 +1,8 @@
 // Remote commands (module mote-remote-cmd, loaded by mote-remote for each command and released before
 // the command runs): checks a command's HMAC and counter, runs `restart` itself, and returns the others
 // to mote-remote, which then loads the module that does the work: mote-remote-cfg (config_get,
-// config_set) or mote-remote-ota (ota_begin). Wire protocol: docs/remote-protocol.md.
+// config_set), mote-remote-ota (ota_begin) or mote-remote-files (files, ota_commit: feature modules and
+// mote-user.js beside the bundle). Wire protocol: docs/remote-protocol.md.
 //
 // A command is `<mac> <json>`; it is refused (reply ok:false, and a line on <base>/error) when the mac
 // is not the HMAC of <json> under remote.key, when <json> is not an object, or when its n is not above
@@ -59,6 +60,6 @@ export function handle(x: Remote, msg: string): any {
   if (d.op == "restart") {
     reply(x, { n: d.n, op: d.op, ok: true });
     restart(x);
-  } else if (d.op == "config_get" || d.op == "config_set" || d.op == "ota_begin") return d;
+  } else if (d.op == "config_get" || d.op == "config_set" || d.op == "ota_begin" || d.op == "files" || d.op == "ota_commit") return d;
   else refuse(x, d, "unknown op " + d.op);
 }

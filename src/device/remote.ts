@@ -11,7 +11,8 @@
 //   - A module required from Storage costs some 6-10 variables per function for as long as it is
 //     loaded, so each step loads only what it needs and lets it go before the next one: mote-remote-cmd
 //     checks a command's HMAC and counter and returns it; only then is the module that runs it loaded
-//     (mote-remote-cfg for config_get / config_set, mote-remote-ota for ota_begin).
+//     (mote-remote-cfg for config_get / config_set, mote-remote-ota for ota_begin, mote-remote-files
+//     for files / ota_commit: docs/remote-protocol.md, "Files beside the bundle").
 //   - A firmware chunk is written here, with no module at all (this function's code stays in flash);
 //     mote-remote-ota is loaded again only at the end, to check the image and put it on trial.
 //   - A timer set by a module keeps that whole module in memory until it fires: the modules' timers
@@ -65,8 +66,8 @@ export function startRemote(m: Mote, b: typeof Board) {
       d = b.module(CMD).handle(x, msg);
       b.forget(CMD);
       if (!d) return;
-      w = d.op == "ota_begin" ? OTA : "mote-remote-cfg";
-      b.module(w)[w == OTA ? "begin" : "run"](x, d);
+      w = d.op == "ota_begin" ? OTA : d.op == "files" || d.op == "ota_commit" ? "mote-remote-files" : "mote-remote-cfg";
+      b.module(w)[w == OTA ? "begin" : d.op == "files" ? "list" : "run"](x, d);
       b.forget(w);
       return;
     }

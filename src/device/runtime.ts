@@ -59,7 +59,9 @@ function connected() {
     }
     board.forget("mote-info");
   }
-  if (M.g && M.g.ok) M.g.ok();
+  // Not when remote management is configured and did not start (a bad mote-remote from an update): the
+  // trial would pass, and the board could never be updated again without a cable.
+  if (M.g && M.g.ok && (!M.c.remote || M.f.remote)) M.g.ok();
 }
 function disconnected(r: string) { M.up = 0; log("disconnected: " + r); }
 function failed(x: any) { log("mqtt: " + x.message); }

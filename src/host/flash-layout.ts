@@ -23,7 +23,7 @@ export function flashLayout(boardId: string, cfg: any, o: { user?: string; dir?:
   if (cfg.diag_every !== 0) feats.push("mote-diag");
   if (cfg.homeassistant) feats.push("mote-ha", "mote-ha-announce");
   if (cfg.sleep) feats.push("mote-sleep");
-  if (cfg.remote) feats.push("mote-remote", "mote-remote-cmd", "mote-remote-cfg", "mote-remote-ota");
+  if (cfg.remote) feats.push("mote-remote", "mote-remote-cmd", "mote-remote-cfg", "mote-remote-ota", "mote-remote-files", "mote-swap");
   if (o.user !== undefined) feats.push("mote-script");
   for (const f of feats) files[f] = fw(f);
   if (o.user !== undefined) files["mote-user.js"] = o.user;

@@ -147,9 +147,9 @@ async function flashFiles(writer: string, cwd: string, files: Record<string, str
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** Boots a board on `cfg` and opens the host library on it. */
-async function bootBoard(bin: string, writer: string, cwd: string, broker: MosquittoInstance, cfg: any) {
-  await flashFiles(writer, cwd, { ...flashLayout("esp8266-nodemcu", cfg, { dir: FW }), "mote.board": JSON.stringify(LINUX_BOARD) });
+/** Boots a board on `cfg` (and `extra` files) and opens the host library on it. */
+export async function bootEspBoard(bin: string, writer: string, cwd: string, broker: MosquittoInstance, cfg: any, extra: Record<string, string> = {}) {
+  await flashFiles(writer, cwd, { ...flashLayout("esp8266-nodemcu", cfg, { dir: FW }), "mote.board": JSON.stringify(LINUX_BOARD), ...extra });
   const board = new EspBoard(bin, cwd);
   board.start();
   try {
@@ -178,7 +178,7 @@ async function measureLayout(label: string, bin: string, small: boolean, writer:
   const b = images().b;
   let board: EspBoard | undefined, remote: Remote | undefined;
   try {
-    ({ board, remote } = await bootBoard(bin, writer, cwd, broker, cfg));
+    ({ board, remote } = await bootEspBoard(bin, writer, cwd, broker, cfg));
     try {
       const idle = await settle(board, remote), from = board.out.length;
       board.mark();

@@ -3,7 +3,7 @@
 
 const COMMANDS: { [name: string]: { module: string; help: string } } = {
   config: { module: "./mote/config.js", help: "config get | config push FILE: read or change a board's config over MQTT" },
-  ota: { module: "./mote/ota.js", help: "ota [--bundle firmware/mote.js]: update a board's firmware over MQTT" },
+  ota: { module: "./mote/ota.js", help: "ota [--bundle firmware/mote.js] | ota --user FILE: update a board's firmware and modules, or its own code, over MQTT" },
   monitor: { module: "./mote/monitor.js", help: "monitor [--port 8080]: a web page showing every board on the broker" },
   ls: { module: "./mote/ls.js", help: "ls [--json]: every board on the broker, as a table or JSON lines" },
 };

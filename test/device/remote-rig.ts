@@ -92,9 +92,10 @@ export class Host {
    * `corrupt(offset, chunk)` may change a chunk on its way; `stopAfter` stops sending after that many
    * bytes (a dropped transfer). Resolves with the ota_begin reply and, unless stopped, the ota_end reply.
    */
-  async ota(image: Buffer, opts: { hash?: string; corrupt?: (off: number, b: Buffer) => Buffer; stopAfter?: number; ms?: number; abort?: () => boolean } = {}) {
+  async ota(image: Buffer, opts: { hash?: string; corrupt?: (off: number, b: Buffer) => Buffer; stopAfter?: number; ms?: number; abort?: () => boolean;
+    args?: Record<string, unknown> } = {}) {
     const hash = opts.hash ?? hashHex(this.alg, image);
-    const begin = await this.cmd("ota_begin", { size: image.length, hash, version: "test" }, opts.abort ? 3000 : 10000);
+    const begin = await this.cmd("ota_begin", { size: image.length, hash, version: "test", ...opts.args }, opts.abort ? 3000 : 10000);
     if (!begin.ok) return { begin };
     const chunk = begin.chunk as number, window = begin.window as number;
     const acks0 = this.on("ota/ack").length;
@@ -118,6 +119,30 @@ export class Host {
     }
     return { begin, end };
   }
+}
+
+/** The hash prefix a board lists for a file and a set names (docs/remote-protocol.md, "Files beside the bundle"). */
+export const prefixOf = (alg: Alg, b: Buffer) => hashHex(alg, b).slice(0, 16);
+
+/**
+ * An update of files beside the bundle, as `mote ota` sends it: each file staged (ota_begin with file),
+ * then the set committed with `bundle` (ota_begin with files, del) or alone (ota_commit). Resolves with
+ * the replies: the stage ends, and the commit's (ota_end of the bundle, or ota_commit's reply).
+ */
+export async function update(host: Host, files: Record<string, Buffer>, o: { bundle?: Buffer; del?: string[]; abort?: () => boolean; ms?: number } = {}) {
+  const set: Record<string, string> = {}, staged: Reply[] = [];
+  for (const [name, data] of Object.entries(files)) {
+    const r = await host.ota(data, { args: { file: name }, abort: o.abort, ms: o.ms });
+    staged.push(r.end ?? r.begin);
+    if (!r.end?.ok) return { staged, commit: r.end ?? r.begin };
+    set[name] = prefixOf(host.alg, data);
+  }
+  const args = { files: set, ...(o.del ? { del: o.del } : {}) };
+  if (o.bundle) {
+    const r = await host.ota(o.bundle, { args, abort: o.abort, ms: o.ms });
+    return { staged, commit: (r.end ?? r.begin) as Reply };
+  }
+  return { staged, commit: await host.cmd("ota_commit", args, o.abort ? 3000 : 10000) };
 }
 
 /** A board's alg: SHA-256 where its build has it. */

@@ -42,7 +42,7 @@ const featuresOf = (cfg: string) => {
   if (c.diag_every !== 0) f.push("mote-diag");
   if (c.homeassistant) f.push("mote-ha", "mote-ha-announce");
   if (c.sleep) f.push("mote-sleep");
-  if (c.remote) f.push("mote-remote", "mote-remote-cmd", "mote-remote-cfg", "mote-remote-ota");
+  if (c.remote) f.push("mote-remote", "mote-remote-cmd", "mote-remote-cfg", "mote-remote-ota", "mote-remote-files", "mote-swap");
   return f.map((n) => `--storage ${n}:firmware/${n}.js `).join("");
 };
 /** Modules beside the runtime: the client's parts, then the config's features. */

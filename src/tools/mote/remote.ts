@@ -78,7 +78,22 @@ export interface OtaOptions {
   timeout?: number;
   /** No acknowledgement for this long (ms, default 5000): ask the board where it is (ota_begin again) and go on from there. */
   stall?: number;
+  /**
+   * Stage a file beside the bundle instead (a module mote-<name>, or mote-user.js): resolves once the
+   * board has checked it (nothing runs it until a commit: `files` here, or commitFiles()).
+   */
+  file?: string;
+  /** With the bundle: files already staged ({name: hash prefix}, see fileSet()) swapped in with it, on trial together. */
+  files?: Record<string, string>;
+  /** With the bundle: files deleted with it (mote-user.js). */
+  del?: string[];
 }
+
+/** What the board has in Storage beside the bundle (the `files` command): name -> size and hash prefix. */
+export interface BoardFiles { files: Record<string, { size: number; hash: string }>; free: number; trash: number }
+
+/** Hex digits of a file's hash the board lists and a set names (the transfer checks the whole hash). */
+export const FILE_HASH_DIGITS = 16;
 
 export interface OtaResult {
   info: Info;             // the board's info naming the new hash
@@ -260,12 +275,16 @@ export class Remote extends EventEmitter {
     const info0 = this.requireRemote(), alg: Alg = info0.alg, say = opts.onState || (() => {});
     const hash = hashHex(alg, image), total = image.length;
     const timeout = opts.timeout ?? 120000, stall = opts.stall ?? 5000;
-    if (info0.hash == hash) {
+    const extra: Record<string, unknown> = {};
+    if (opts.file !== undefined) extra.file = opts.file;
+    if (opts.files && Object.keys(opts.files).length) extra.files = opts.files;
+    if (opts.del?.length) extra.del = opts.del;
+    if (info0.hash == hash && opts.file === undefined && !extra.files && !extra.del) {
       say("done", `the board already runs this bundle (${alg} ${hash})`);
       return { info: info0, hash, bytes: 0, resumedFrom: total, ms: 0, rate: 0, alreadyRunning: true };
     }
     const begin = async () => {
-      const r = await this.command("ota_begin", { size: total, hash, version: opts.version ?? "" });
+      const r = await this.command("ota_begin", { size: total, hash, version: opts.version ?? "", ...extra });
       const next = r.next as number, chunk = r.chunk as number, window = r.window as number;
       if (!(Number.isInteger(next) && next >= 0 && next <= total && Number.isInteger(chunk) && chunk > 0 && Number.isInteger(window) && window > 0))
         throw new RemoteError(`the board's ota_begin reply makes no sense: ${JSON.stringify(r)}`, "refused", [], this._info);
@@ -318,6 +337,8 @@ export class Remote extends EventEmitter {
           if (!transferEnd) { transferEnd = Date.now(); say("transfer", `all ${total} bytes sent`); }
         }
         checked = true; lastProgress = Date.now();
+        // A file is staged, not run: done here.
+        if (opts.file !== undefined) return done(this._info);
         say("checked", "the board checked length and hash; it swaps the bundle in and restarts");
       } else if (m.topic == this.topics.status) {
         if (m.payload.toString() == "offline" && acked == total) say("restarting", "the board went offline to restart");
@@ -352,10 +373,41 @@ export class Remote extends EventEmitter {
         }).finally(() => { asking = false; });
       }, Math.max(50, Math.min(stall, 1000) / 4));
     }).finally(() => clearInterval(tick));
-    say("online", `the board runs ${hash} (boot ${info.boot})`);
-    say("done", "firmware updated");
+    if (opts.file !== undefined) say("checked", `${opts.file} staged: the board checked its length and hash`);
+    else {
+      say("online", `the board runs ${hash} (boot ${info.boot})`);
+      say("done", "firmware updated");
+    }
     const ms = (transferEnd || Date.now()) - t0;
     return { info, hash, bytes: total - resumedFrom, resumedFrom, ms, rate: ms ? ((total - resumedFrom) * 1000) / ms : 0, alreadyRunning: false };
+  }
+
+  /** What the board has in Storage beside the bundle: its modules, mote-user.js, the files of an update. */
+  async files(): Promise<BoardFiles> {
+    const r = await this.command("files", {});
+    const files: BoardFiles["files"] = {};
+    if (!r.files || typeof r.files != "object") throw new RemoteError("the board's files reply has no files", "refused", [], this._info);
+    for (const [name, v] of Object.entries(r.files as Record<string, unknown>))
+      if (Array.isArray(v)) files[name] = { size: Number(v[0]), hash: String(v[1]) };
+    return { files, free: Number(r.free) || 0, trash: Number(r.trash) || 0 };
+  }
+
+  /**
+   * Swaps in files staged with ota(data, {file}) ({name: hash prefix}) and deletes `del`, the bundle
+   * staying; the board restarts on them under the boot guard. Resolves with its info once it is back
+   * online on them (boot "ota"); rejects with "refused", "rollback" (they failed: the previous files
+   * are back) or "timeout" (ms: the longest wait for the board to come back, default 120000).
+   */
+  async commitFiles(files: Record<string, string>, del: string[] = [], timeout = 120000): Promise<Info> {
+    const { n } = await this.command("ota_commit", { files, ...(del.length ? { del } : {}) });
+    return this.watch<Info>(timeout, (m, done, fail) => {
+      if (m.topic != this.topics.info) return;
+      const i = parseInfo(m.payload);
+      if (!i || i.id != this._info.id || !(i.n >= n)) return;
+      if (i.boot == "ota") done(i);
+      else if (i.boot == "rollback")
+        fail(new RemoteError(`the board went back to its previous files: ${i.why || "no reason given"}`, "rollback", i.why ? [i.why] : [], i));
+    }, () => `the board did not come back on the new files within ${Math.round(timeout / 1000)} s (status ${this._status ?? "unknown"})`);
   }
 
   /** Asks the board to restart; resolves with its info after the restart (boot "restart"). */
