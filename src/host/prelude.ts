@@ -359,7 +359,12 @@ export function espruinoPrelude(G: any, H: any): any {
     addCached: function addCached(name: any, source: any) {
       modules[String(name)] = evalModule(host.compileModule(String(name), String(source)));
     },
-    removeCached: function removeCached(name: any) { delete modules[String(name)]; },
+    // As Espruino's (jswrap_modules.c): a module that is not cached is an error, not a no-op.
+    removeCached: function removeCached(name: any) {
+      if (typeof name !== "string") throw new ErrorCtor("First argument must be String");
+      if (!hasOwn(modules, name)) throw new ErrorCtor("Module " + JSON.stringify(name) + " not found");
+      delete modules[name];
+    },
     removeAllCached: function removeAllCached() { for (var k in modules) delete modules[k]; },
     getCached: function getCached() { return Object.keys(modules); },
   };
