@@ -12,7 +12,8 @@
 //   - on ESPRUINO's layout, the user's script over MQTT (files beside the bundle): mote-user.js and
 //     mote-script staged, committed and running, listed by `files`; then a script that resets the
 //     board rolled back by the boot guard, the previous script running again.
-//   - on every layout, what goes wrong (a board with remote.confirm 6 s, on a broker with a password):
+//   - on every layout, what goes wrong (a board without Home Assistant, remote.confirm 6 s, on a broker
+//     with a password):
 //     an invalid config refused with the board's errors, nothing changed and no restart; a replayed and
 //     a forged command refused; an image whose bytes are not those of its hash (corrupted, wrong hash)
 //     refused, the bundle running on; a config with an unreachable broker port, and one with a wrong
