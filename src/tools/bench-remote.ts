@@ -35,7 +35,7 @@ import { ROOT } from "./config-check.js";
 import { writeStorage } from "./espruino-run.js";
 import { Remote } from "./mote/remote.js";
 
-const KEY = "bench-remote-key-0123456789";
+export const KEY = "bench-remote-key-0123456789";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // BENCH_FIRMWARE=DIR: another build's firmware/ folder (before/after comparisons, as bench-runtime.ts).
 const FW = process.env.BENCH_FIRMWARE || path.join(ROOT, "firmware");
