@@ -73,7 +73,11 @@ export function run(x: Remote, d: any) {
     // config with errors is not kept.
     if (!e.length) e = validateConfig(c, S.readJSON("mote.board", 1) || (x.b.wifi() ? undefined : { wifi: false }));
   }
-  if (e.length) return reply(x, { n: d.n, op: d.op, ok: false, err: e });
+  if (e.length) {
+    // Said on <base>/error too, as every refused command is: whoever watches the board learns why.
+    reply(x, { n: d.n, op: d.op, ok: false, err: e });
+    return x.m.client.publish(x.m.base + "/error", "remote: refused config_set: " + e.join("; "), { qos: 1 });
+  }
   S.write("mote.prev", text || "{}");
   st = readState(S);
   st.t = "config"; st.k = 0; st.c = x.m.c.remote.confirm || 60;

@@ -176,9 +176,9 @@ async function failureChecks(label: string, bin: string, writer: string, check: 
       check(end.op == "ota_end" && !end.ok && /^hash mismatch/.test(end.err?.[0] ?? "") && await wentOn(),
         `${what} refused (${JSON.stringify(end.err)}), the running bundle goes on, no restart`);
     }
-    // (the invalid config is answered in its reply only: it is not an attack nor a failed update)
-    check(raw.errors.filter((e) => /^remote: refused config_get/.test(e)).length == 2 && raw.errors.filter((e) => /^remote: update refused: hash mismatch/.test(e)).length == 2,
-      `the replay, the forgery and both images said on <base>/error: ${JSON.stringify(raw.errors.map((e) => e.slice(0, 50)))}`);
+    check(raw.errors.filter((e) => /^remote: refused config_set: sensors\[4\]\.type: unknown type laser/.test(e)).length == 1 &&
+      raw.errors.filter((e) => /^remote: refused config_get/.test(e)).length == 2 && raw.errors.filter((e) => /^remote: update refused: hash mismatch/.test(e)).length == 2,
+      `the invalid config, the replay, the forgery and both images said on <base>/error: ${JSON.stringify(raw.errors.map((e) => e.slice(0, 50)))}`);
 
     /** A change the board must undo by itself: the RemoteError of the library, how long and how many starts it took. */
     const undone = async (change: () => Promise<unknown>) => {

@@ -139,6 +139,9 @@ test("config_get masks every secret; config_set refused lists the validator's er
   const r2 = await host.cmd("config_set", { config: { ...c, remote: { key: "short" } } });
   assert.deepEqual(r2.err, ["remote.key: must be 16..256 characters"]);
   await sleep(300);
+  // said on <base>/error as every refused command is, with the validator's errors
+  assert.deepEqual(host.on("error").map((m) => m.text).filter((t) => t.startsWith("remote: refused config_set")),
+    ["remote: refused config_set: " + r.err!.join("; "), "remote: refused config_set: remote.key: must be 16..256 characters"]);
   assert.equal(board.storage.read("mote.json"), before, "mote.json untouched");
   assert.equal(board.reboots, 0, "no restart");
   assert.equal(host.infos().length, 1);
