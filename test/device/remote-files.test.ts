@@ -4,46 +4,15 @@
 // modules updated with the bundle, confirmed or rolled back together; and power cuts at random instants
 // across the transfers, the swap and the first boot of a multi-file update, after each of which the
 // board boots a consistent set (bundle and modules of one update) and says which.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SimBoard } from "../../src/host/index.js";
-import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { seededRandom } from "../support/util.js";
 import { hashHex } from "../../src/tools/mote/protocol.js";
-import { Host, KEY, flash, flashFiles, algOf, bundles, fw, sleep, update, prefixOf } from "./remote-rig.js";
+import { remoteSuite, bundles, fw, sleep, update, prefixOf } from "./remote-rig.js";
 
-let broker: MosquittoInstance;
-const boards: SimBoard[] = [];
-const hosts: Host[] = [];
-let seq = 0;
 const { a: A, b: B } = bundles();
-
-before(async () => { broker = await startMosquitto(); });
-after(async () => {
-  for (const b of boards) b.close();
-  for (const h of hosts) await h.close();
-  await broker?.stop();
-});
-
-async function device(opts: { board?: string; confirm?: number; user?: string } = {}) {
-  const id = opts.board ?? "esp32-devkitc";
-  const base = `f/${++seq}`;
-  const cfg = {
-    wifi: { ssid: "mote-sim", password: "pw" },
-    mqtt: { host: "127.0.0.1", port: broker.port, keep_alive: 5, client_id: `files-${seq}` },
-    base, remote: { key: KEY, confirm: opts.confirm ?? 3 },
-  };
-  const board = new SimBoard({ board: id, serial: `files-${seq}` });
-  boards.push(board);
-  const host = await Host.open(broker.url, base, algOf(board));
-  hosts.push(host);
-  const files = flashFiles(id, cfg);
-  if (opts.user !== undefined) { files["mote-user.js"] = opts.user; files["mote-script"] = fw("mote-script"); }
-  flash(board, files);
-  board.boot();
-  const info = await host.info();
-  return { board, host, base, info };
-}
+const suite = remoteSuite("files"), { device } = suite;
 
 const buf = (s: string) => Buffer.from(s, "latin1");
 // A user script that says which version it is, once connected, and has a sensor.

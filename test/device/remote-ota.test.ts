@@ -3,44 +3,14 @@
 // never connects, an image that does not fit, a transfer resumed after a dropped connection, and power
 // cuts at random instants across transfer, swap and first boot. Each time the board comes back on a
 // working bundle and says which on <base>/info.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SimBoard } from "../../src/host/index.js";
-import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { seededRandom } from "../support/util.js";
 import { hashHex } from "../../src/tools/mote/protocol.js";
-import { Host, KEY, flash, flashFiles, algOf, bundles, sleep } from "./remote-rig.js";
+import { remoteSuite, bundles, sleep } from "./remote-rig.js";
 
-let broker: MosquittoInstance;
-const boards: SimBoard[] = [];
-const hosts: Host[] = [];
-let seq = 0;
 const { a: A, b: B } = bundles();
-
-before(async () => { broker = await startMosquitto(); });
-after(async () => {
-  for (const b of boards) b.close();
-  for (const h of hosts) await h.close();
-  await broker?.stop();
-});
-
-async function device(opts: { board?: string; confirm?: number } = {}) {
-  const id = opts.board ?? "esp32-devkitc";
-  const base = `o/${++seq}`;
-  const cfg = {
-    wifi: { ssid: "mote-sim", password: "pw" },
-    mqtt: { host: "127.0.0.1", port: broker.port, keep_alive: 5, client_id: `ota-${seq}` },
-    base, remote: { key: KEY, confirm: opts.confirm ?? 3 },
-  };
-  const board = new SimBoard({ board: id, serial: `ota-${seq}` });
-  boards.push(board);
-  const host = await Host.open(broker.url, base, algOf(board));
-  hosts.push(host);
-  flash(board, flashFiles(id, cfg));
-  board.boot();
-  const info = await host.info();
-  return { board, host, base, info };
-}
+const suite = remoteSuite("ota"), { device } = suite;
 
 const h = (alg: "sha1" | "sha256", b: Buffer) => hashHex(alg, b);
 

@@ -2,11 +2,13 @@
 // writes (boot guard, runtime in slot a, feature modules, config, board file), and a host that signs
 // commands with src/tools/mote/protocol.ts and sends firmware the way docs/remote-protocol.md says.
 import assert from "node:assert/strict";
+import { before, after } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MqttClient } from "mqtt";
 import { SimBoard, flashLayout } from "../../src/host/index.js";
 import { mqttjsClient } from "../support/util.js";
+import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { ROOT } from "../../src/tools/config-check.js";
 import { signCommand, hashHex, parseInfo, parseReply, topics, type Alg, type Info, type Reply } from "../../src/tools/mote/protocol.js";
 
@@ -23,6 +25,43 @@ export function flash(board: SimBoard, files: Record<string, string>) {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One Mosquitto for a test file (started before its tests, stopped after them with every board and
+ * host made), and device(): a board flashed as flash.sh does with remote management on (confirm
+ * default 3 s; `user`: mote-user.js with mote-script), booted, and a host on its base topic
+ * (<prefix>/<n>), once the board's info is in.
+ */
+export function remoteSuite(prefix: string) {
+  let broker: MosquittoInstance, seq = 0;
+  const boards: SimBoard[] = [], hosts: Host[] = [];
+  before(async () => { broker = await startMosquitto(); });
+  after(async () => {
+    for (const b of boards) b.close();
+    for (const h of hosts) await h.close();
+    await broker?.stop();
+  });
+  async function device(opts: { board?: string; confirm?: number; user?: string } = {}) {
+    const id = opts.board ?? "esp32-devkitc";
+    const base = `${prefix}/${++seq}`;
+    const cfg = {
+      wifi: { ssid: "mote-sim", password: "pw" },
+      mqtt: { host: "127.0.0.1", port: broker.port, keep_alive: 5, client_id: `${prefix}-${seq}` },
+      base, remote: { key: KEY, confirm: opts.confirm ?? 3 },
+    };
+    const board = new SimBoard({ board: id, serial: `${prefix}-${seq}` });
+    boards.push(board);
+    const host = await Host.open(broker.url, base, algOf(board));
+    hosts.push(host);
+    const files = flashFiles(id, cfg);
+    if (opts.user !== undefined) { files["mote-user.js"] = opts.user; files["mote-script"] = fw("mote-script"); }
+    flash(board, files);
+    board.boot();
+    const info = await host.info();
+    return { board, host, base, info };
+  }
+  return { device, get broker() { return broker; } };
+}
 
 /** Everything a watcher sees under t/#: retained and live. */
 export interface Msg { topic: string; text: string; retain: boolean; at: number }

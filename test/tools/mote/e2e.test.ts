@@ -3,70 +3,20 @@
 // finding the device key where flash.sh keeps it. Needs the board side of remote management
 // (firmware/mote-remote.js): without it every test here fails under CI with a message saying so
 // (requireBoardSide), and is skipped with that message elsewhere.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SimBoard, flashLayout } from "../../../src/host/index.js";
-import { startMosquitto, type MosquittoInstance } from "../../support/mosquitto.js";
-import { freePort, waitFor, mqttjsClient, endClient } from "../../support/util.js";
-import type { MqttClient } from "mqtt";
+import { SimBoard } from "../../../src/host/index.js";
+import { freePort, waitFor } from "../../support/util.js";
 import { ROOT } from "../../../src/tools/config-check.js";
-import { hashHex, parseInfo, type Info } from "../../../src/tools/mote/protocol.js";
-import { generateKey, saveKey } from "../../../src/tools/mote/keys.js";
+import { hashHex } from "../../../src/tools/mote/protocol.js";
 import { requireBoardSide } from "./board-side.js";
+import { cliSuite } from "./cli-rig.js";
 
 const FIRMWARE = join(ROOT, "firmware/mote.js");
 const CONFIRM = 5; // seconds a board on a new config or bundle has to get online before it goes back
-let broker: MosquittoInstance, watcher: MqttClient, dir: string, xdg: string, seq = 0;
-const boards: SimBoard[] = [];
-const infos = new Map<string, Info>(); // base -> last info seen
-
-before(async () => {
-  broker = await startMosquitto();
-  watcher = await mqttjsClient(broker.url);
-  watcher.on("message", (t, m) => { const i = parseInfo(m); if (i) infos.set(t.slice(0, -5), i); });
-  await watcher.subscribeAsync("e2e/+/info", { qos: 1 });
-  dir = mkdtempSync(join(tmpdir(), "mote-e2e-"));
-  xdg = join(dir, "xdg");
-});
-after(async () => {
-  for (const b of boards) b.close();
-  await endClient(watcher);
-  await broker?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function mote(args: string[]) {
-  return new Promise<{ code: number; out: string; err: string }>((resolve) => {
-    execFile(process.execPath, [join(ROOT, "bin/mote.js"), ...args, "--broker", broker.url],
-      { env: { ...process.env, XDG_CONFIG_HOME: xdg }, timeout: 90000 },
-      (e, out, err) => resolve({ code: e ? (typeof e.code == "number" ? e.code : -1) : 0, out, err }));
-  });
-}
-
-/**
- * A simulated ESP32 flashed as flash.sh --remote does (src/host/flash-layout.ts: boot guard, runtime,
- * client parts, mote-info, the remote modules, mote.json with remote.key, the board file); the key in the
- * key store.
- */
-async function flashedBoard(extra: Record<string, unknown> = {}) {
-  const n = ++seq, id = `e2e-${n}`, base = `e2e/${n}`, key = generateKey();
-  const cfg = {
-    wifi: { ssid: "mote-sim", password: "wifi-secret" },
-    mqtt: { host: "127.0.0.1", port: broker.port, client_id: id, keep_alive: 5 },
-    base, remote: { key, confirm: CONFIRM }, ...extra,
-  };
-  const board = new SimBoard({ board: "esp32-devkitc", serial: `sim-${n}` });
-  boards.push(board);
-  for (const [name, text] of Object.entries(flashLayout("esp32-devkitc", cfg))) board.storage.write(name, Buffer.from(text, "latin1"));
-  saveKey(id, key, { XDG_CONFIG_HOME: xdg });
-  board.boot();
-  await waitFor(() => infos.get(base)?.id == id, 10000, () => `${id}'s info on ${base}/info; board log:\n${board.logs.slice(-20).join("\n")}`);
-  return { board, id, base, cfg, key };
-}
+const suite = cliSuite("e2e", CONFIRM), { mote, flashedBoard, infos } = suite;
 const runningConfig = (b: SimBoard) => JSON.parse(b.storage.readText("mote.json") as string);
 
 test("config get: the running config, secrets as ***", { timeout: 60000 }, async (t) => {
@@ -86,7 +36,7 @@ test("config push: exit 0 once the board runs it (info cfg = hash of what was se
     if (!requireBoardSide(t)) return;
     const { board, id, cfg } = await flashedBoard();
     const next = { ...cfg, sensors: [{ name: "up", type: "uptime", every: 1 }] };
-    const file = join(dir, `push-${id}.json`);
+    const file = join(suite.dir, `push-${id}.json`);
     writeFileSync(file, JSON.stringify(next));
     let r = await mote(["config", "push", file, "--device", id, "--key", "wrong-key-0123456789abc"]);
     assert.equal(r.code, 3, r.err);
@@ -114,7 +64,7 @@ test("config push: exit 0 once the board runs it (info cfg = hash of what was se
 test("config push: a broker the board cannot reach: it goes back by itself, exit 4 with its reason", { timeout: 90000 }, async (t) => {
   if (!requireBoardSide(t)) return;
   const { board, id, cfg } = await flashedBoard();
-  const file = join(dir, `unreachable-${id}.json`);
+  const file = join(suite.dir, `unreachable-${id}.json`);
   writeFileSync(file, JSON.stringify({ ...cfg, mqtt: { ...cfg.mqtt, port: await freePort() } }));
   const r = await mote(["config", "push", file, "--device", id]);
   assert.equal(r.code, 4, r.err);
@@ -126,7 +76,7 @@ test("ota: exit 0 once info names the new hash; the same bundle again is nothing
   { timeout: 90000 }, async (t) => {
     if (!requireBoardSide(t)) return;
     const { id, base } = await flashedBoard();
-    const bundle = join(dir, `fw-${id}.js`);
+    const bundle = join(suite.dir, `fw-${id}.js`);
     const code = readFileSync(FIRMWARE, "utf8") + `\n// e2e build ${id}\n`;
     writeFileSync(bundle, code);
     let r = await mote(["ota", "--device", id, "--bundle", bundle, "--version", "9.9.9"]);
@@ -143,7 +93,7 @@ test("ota: exit 0 once info names the new hash; the same bundle again is nothing
     assert.equal(r.code, 0, r.err);
     assert.match(r.err, /already runs this bundle/);
     // a bundle that throws at boot: the guard restores the one before
-    const broken = join(dir, `broken-${id}.js`);
+    const broken = join(suite.dir, `broken-${id}.js`);
     writeFileSync(broken, `throw new Error("e2e: this bundle is broken");\n`);
     r = await mote(["ota", "--device", id, "--bundle", broken]);
     assert.equal(r.code, 4, r.err);

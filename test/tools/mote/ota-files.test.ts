@@ -1,75 +1,24 @@
 // `mote ota --user FILE`, `--remove-user`, and `mote ota` sending the changed feature modules with the
 // bundle, end to end: the CLI as a child process, real Mosquitto, a simulated ESP32 flashed as
 // flash.sh --remote does. Exit codes and messages for success, refusal and rollback.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { MqttClient } from "mqtt";
-import { SimBoard, flashLayout } from "../../../src/host/index.js";
-import { startMosquitto, type MosquittoInstance } from "../../support/mosquitto.js";
-import { waitFor, mqttjsClient, endClient } from "../../support/util.js";
+import { waitFor } from "../../support/util.js";
 import { ROOT } from "../../../src/tools/config-check.js";
-import { hashHex, parseInfo, type Info } from "../../../src/tools/mote/protocol.js";
-import { generateKey, saveKey } from "../../../src/tools/mote/keys.js";
+import { hashHex } from "../../../src/tools/mote/protocol.js";
 import { requireBoardSide } from "./board-side.js";
+import { cliSuite } from "./cli-rig.js";
 
 const CONFIRM = 3;
-let broker: MosquittoInstance, watcher: MqttClient, dir: string, xdg: string, seq = 0;
-const boards: SimBoard[] = [];
-const infos = new Map<string, Info>(); // base -> last info seen
-const seen: { topic: string; text: string }[] = [];
-
-before(async () => {
-  broker = await startMosquitto();
-  watcher = await mqttjsClient(broker.url);
-  watcher.on("message", (t, m) => {
-    seen.push({ topic: t, text: m.toString() });
-    if (t.endsWith("/info")) { const i = parseInfo(m); if (i) infos.set(t.slice(0, -5), i); }
-  });
-  await watcher.subscribeAsync("otaf/#", { qos: 1 });
-  dir = mkdtempSync(join(tmpdir(), "mote-otaf-"));
-  xdg = join(dir, "xdg");
-});
-after(async () => {
-  for (const b of boards) b.close();
-  await endClient(watcher);
-  await broker?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function mote(args: string[]) {
-  return new Promise<{ code: number; out: string; err: string }>((resolve) => {
-    execFile(process.execPath, [join(ROOT, "bin/mote.js"), ...args, "--broker", broker.url],
-      { env: { ...process.env, XDG_CONFIG_HOME: xdg }, timeout: 90000 },
-      (e, out, err) => resolve({ code: e ? (typeof e.code == "number" ? e.code : -1) : 0, out, err }));
-  });
-}
-
-/** A simulated ESP32 flashed as flash.sh --remote does, its key in the key store. */
-async function flashedBoard() {
-  const n = ++seq, id = `otaf-${n}`, base = `otaf/${n}`, key = generateKey();
-  const cfg = {
-    wifi: { ssid: "mote-sim", password: "wifi-secret" },
-    mqtt: { host: "127.0.0.1", port: broker.port, client_id: id, keep_alive: 5 },
-    base, remote: { key, confirm: CONFIRM },
-  };
-  const board = new SimBoard({ board: "esp32-devkitc", serial: `otaf-${n}` });
-  boards.push(board);
-  for (const [name, text] of Object.entries(flashLayout("esp32-devkitc", cfg))) board.storage.write(name, Buffer.from(text, "latin1"));
-  saveKey(id, key, { XDG_CONFIG_HOME: xdg });
-  board.boot();
-  await waitFor(() => infos.get(base)?.id == id, 10000, `${id}'s info`);
-  return { board, id, base };
-}
+const suite = cliSuite("otaf", CONFIRM), { mote, flashedBoard, infos } = suite;
 function file(name: string, text: string) {
-  const f = join(dir, name);
+  const f = join(suite.dir, name);
   writeFileSync(f, text);
   return f;
 }
-const said = (base: string, sub: string) => seen.filter((m) => m.topic == base + "/" + sub).map((m) => m.text);
+const said = (base: string, sub: string) => suite.seen.filter((m) => m.topic == base + "/" + sub).map((m) => m.text);
 
 test("ota --user: exit 0 once the board runs the script; the same again is nothing to do; a script the board cannot get online with: exit 4, the previous one back; --remove-user",
   { timeout: 120000 }, async (t) => {
@@ -131,7 +80,7 @@ test("ota with a folder of modules: the bundle and the modules that changed go t
     if (!requireBoardSide(t)) return;
     const { board, id, base } = await flashedBoard();
     const fw = (n: string) => readFileSync(join(ROOT, "firmware", n + ".js"), "latin1");
-    const build = join(dir, "build-" + id);
+    const build = join(suite.dir, "build-" + id);
     mkdirSync(build);
     const bundle = fw("mote") + `\n// ${id}\n`;
     writeFileSync(join(build, "mote.js"), bundle);
