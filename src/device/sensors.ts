@@ -57,14 +57,15 @@ function got(s: any, v: any, w?: number, x?: number) {
 // its edge e, and a multi_press button's timer with e = 1 when the series is over (no functions of
 // their own: each costs variables on every board, buttons or not).
 function read(m: Mote, s: any, e?: any) {
-  var t = s.type, r: any = m.up ? m.client : m.q;
-  if (e === 1) {
-    // Events, not states: never retained (a retained count would fire again at every subscribe).
-    if (r) r.publish(m.base + "/" + s.name + "/presses", "" + s.c, { qos: s.qos });
-    s.c = s.p = 0;
-    return;
-  }
+  var t = s.type, r: any;
   if (e) {
+    r = m.up ? m.client : m.q;
+    if (e === 1) {
+      // Events, not states: never retained (a retained count would fire again at every subscribe).
+      if (r) r.publish(m.base + "/" + s.name + "/presses", "" + s.c, { qos: s.qos });
+      s.c = s.p = 0;
+      return;
+    }
     // Pulled up (pressed = low) unless active_high; every debounced edge is published at once.
     s.v = e.state == !!s.active_high ? "pressed" : "released";
     if (r) r.publish(m.base + "/" + s.name, s.v, { qos: s.qos, retain: s.retain });
