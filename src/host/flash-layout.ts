@@ -4,7 +4,7 @@
 // layout and boot guard").
 import fs from "node:fs";
 import path from "node:path";
-import { clientParts, firmwareDir } from "./simulator.js";
+import { clientParts, firmwareDir, type SimBoard } from "./simulator.js";
 import { compactBoard } from "../device/config.js";
 import { loadBoard } from "../tools/config-check.js";
 
@@ -30,4 +30,16 @@ export function flashLayout(boardId: string, cfg: any, o: { user?: string; dir?:
   files["mote.json"] = JSON.stringify(cfg);
   files["mote.board"] = JSON.stringify(compactBoard(spec));
   return files;
+}
+
+/**
+ * Writes `files` (a flashLayout()) into a simulated board's Storage: the firmware files as their bytes,
+ * the user's mote-user.js as text (writeText: UTF-8 where the simulator has Unicode strings, its bytes
+ * where it has byte strings, as the user's editor saved it).
+ */
+export function writeLayout(board: SimBoard, files: Record<string, string>): void {
+  for (const [name, text] of Object.entries(files)) {
+    if (name == "mote-user.js") board.storage.writeText(name, text);
+    else board.storage.write(name, Buffer.from(text, "latin1"));
+  }
 }

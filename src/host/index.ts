@@ -1,6 +1,6 @@
 // Host simulator entry point: see simulator.ts for the API.
 export { SimBoard, SOCKET_ERRORS, clientParts, firmwareDir } from "./simulator.js";
-export { flashLayout } from "./flash-layout.js";
+export { flashLayout, writeLayout } from "./flash-layout.js";
 export type { SimBoardOptions, EspruinoMemory } from "./simulator.js";
 export { loadBoardSpec, checkBoardSpec, chipOf, repoRoot, BUILTIN_BOARDS, DEFAULT_BOARD } from "./board-spec.js";
 export type { BoardSpec } from "./board-spec.js";

@@ -12,8 +12,8 @@ import fs from "node:fs";
 import path from "node:path";
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
-import { SimBoard, flashLayout } from "../host/index.js";
-import { ROOT, loadBoard } from "./config-check.js";
+import { SimBoard, flashLayout, writeLayout } from "../host/index.js";
+import { ROOT } from "./config-check.js";
 import { hashHex } from "./mote/protocol.js";
 import { parseArgs, brokerOf, type BrokerOptions } from "./mote/options.js";
 
@@ -171,7 +171,7 @@ export function realConfig(base: string, id: string, broker: BrokerOptions): any
 export function bootReal(cfg: any, log?: (l: string) => void): SimBoard {
   const board = new SimBoard({ board: "esp32-devkitc", serial: cfg.mqtt.client_id, log });
   // Storage as flash.sh leaves it for this config.
-  for (const [name, text] of Object.entries(flashLayout("esp32-devkitc", cfg))) board.storage.write(name, Buffer.from(text, "latin1"));
+  writeLayout(board, flashLayout("esp32-devkitc", cfg));
   board.boot();
   return board;
 }

@@ -19,8 +19,8 @@ import { parseArgs } from "node:util";
 import mqtt from "mqtt";
 import type { MqttClient } from "mqtt";
 import { SimBoard } from "../host/index.js";
-import { ROOT, loadBoard, boardIds } from "./config-check.js";
-import { flashLayout } from "../host/flash-layout.js";
+import { ROOT, boardIds } from "./config-check.js";
+import { flashLayout, writeLayout } from "../host/flash-layout.js";
 import aedesModule from "aedes";
 
 const USAGE = `Usage: npm start [-- options]   (or: node .build/host/src/tools/start.js [options])
@@ -238,12 +238,7 @@ async function main(): Promise<number> {
   cleanups.unshift(() => board.close());
   // Storage as flash.sh writes it: the boot guard, the runtime in its slot, the client's parts, the
   // feature modules this config uses, and the user's code with its API.
-  // The firmware files are ASCII; the user's file is text (as writeText stores it for this board).
-  const layout = flashLayout(opts.board, cfg, { user: opts.user ? fs.readFileSync(opts.user, "utf8") : undefined });
-  for (const [name, text] of Object.entries(layout)) {
-    if (name == "mote-user.js") board.storage.writeText(name, text);
-    else board.storage.write(name, Buffer.from(text, "latin1"));
-  }
+  writeLayout(board, flashLayout(opts.board, cfg, { user: opts.user ? fs.readFileSync(opts.user, "utf8") : undefined }));
   simulateWorld(board, cfg, hostTimers);
   board.boot();
   const dev: DeviceState = { base: "", status: "", t0: 0, bad: "", up: false, sensors: [], actuators: [] };

@@ -5,9 +5,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SimBoard, type SimBoardOptions } from "../../src/host/index.js";
 import { ROOT } from "../../src/tools/config-check.js";
-import { flashLayout } from "../../src/host/flash-layout.js";
+import { flashLayout, writeLayout } from "../../src/host/flash-layout.js";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import type { FakeHomeAssistant } from "../support/ha.js";
+import type { MqttClient } from "mqtt";
+import { mqttjsClient } from "../support/util.js";
 
 export const FW = join(ROOT, "firmware");
 /** package.json's version: what the build writes into the bundles as the firmware version (version.ts). */
@@ -30,12 +32,7 @@ export function bootBoard(port: number, node: string, cfg: any,
   const board = new SimBoard({ board: id, serial: node, ...opts.sim });
   const files = flashLayout(id, c, { user: opts.user });
   if (opts.diag === false) delete files["mote-diag"];
-  // The user's file as text (writeText: UTF-8 where the simulator has Unicode strings, its bytes where
-  // it has byte strings); the firmware files are ASCII.
-  for (const [name, text] of Object.entries(files)) {
-    if (name == "mote-user.js") board.storage.writeText(name, text);
-    else board.storage.write(name, Buffer.from(text, "latin1"));
-  }
+  writeLayout(board, files);
   board.boot();
   return { board, base, node, cfg: c };
 }
@@ -65,17 +62,31 @@ export const ALL_TYPES = {
   ],
 };
 
+/** A message the suite's watcher saw. */
+export interface Seen { topic: string; text: string; retain: boolean; qos: number; at: number }
+
 /**
  * One Mosquitto for a test file (started before its tests) and the boards and Home Assistant stand-ins
- * its tests make, all closed after them.
+ * its tests make, all closed after them. With `watch`, a watcher subscribed to those filters (at `qos`,
+ * default 1) records every message in `seen`.
  */
-export function haSuite(): { readonly broker: MosquittoInstance; boards: Booted[]; has: FakeHomeAssistant[] } {
-  let broker: MosquittoInstance;
-  const suite = { get broker() { return broker; }, boards: [] as Booted[], has: [] as FakeHomeAssistant[] };
-  before(async () => { broker = await startMosquitto(); });
+export function haSuite(o: { watch?: string[]; qos?: 0 | 1 } = {}) {
+  let broker: MosquittoInstance, watcher: MqttClient;
+  const suite = {
+    get broker() { return broker; }, get watcher() { return watcher; },
+    boards: [] as Booted[], has: [] as FakeHomeAssistant[], seen: [] as Seen[],
+  };
+  before(async () => {
+    broker = await startMosquitto();
+    if (!o.watch) return;
+    watcher = await mqttjsClient(broker.url);
+    watcher.on("message", (topic, m, p) => suite.seen.push({ topic, text: m.toString("utf8"), retain: p.retain, qos: p.qos, at: Date.now() }));
+    await watcher.subscribeAsync(o.watch, { qos: o.qos ?? 1 });
+  });
   after(async () => {
     for (const b of suite.boards) b.board.close();
     for (const h of suite.has) await h.stop();
+    await watcher?.endAsync();
     await broker?.stop();
   });
   return suite;

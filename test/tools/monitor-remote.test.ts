@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { waitFor } from "../support/util.js";
-import { SimBoard, flashLayout } from "../../src/host/index.js";
+import { SimBoard, flashLayout, writeLayout } from "../../src/host/index.js";
 import { startMonitor, type Monitor } from "../../src/tools/mote/monitor.js";
 import { ROOT } from "../../src/tools/config-check.js";
 import { hashHex } from "../../src/tools/mote/protocol.js";
@@ -32,7 +32,7 @@ test("the monitor reads and pushes a board's config and updates its firmware thr
     remote: { key: KEY, confirm: 20 },
   };
   board = new SimBoard({ board: "esp32-devkitc", serial: "mon-1" });
-  for (const [n, t] of Object.entries(flashLayout("esp32-devkitc", cfg))) board.storage.write(n, Buffer.from(t, "latin1"));
+  writeLayout(board, flashLayout("esp32-devkitc", cfg));
   board.boot();
   await waitFor(() => !!monitor.fleet.boards.get("m/1")?.info?.remote, 15000, "the board's info in the monitor");
 

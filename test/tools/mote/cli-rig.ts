@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MqttClient } from "mqtt";
-import { SimBoard, flashLayout } from "../../../src/host/index.js";
+import { SimBoard, flashLayout, writeLayout } from "../../../src/host/index.js";
 import { startMosquitto, type MosquittoInstance } from "../../support/mosquitto.js";
 import { waitFor, mqttjsClient, endClient } from "../../support/util.js";
 import { ROOT } from "../../../src/tools/config-check.js";
@@ -60,7 +60,7 @@ export function cliSuite(prefix: string, confirm: number) {
     };
     const board = new SimBoard({ board: "esp32-devkitc", serial: `sim-${id}` });
     boards.push(board);
-    for (const [name, text] of Object.entries(flashLayout("esp32-devkitc", cfg))) board.storage.write(name, Buffer.from(text, "latin1"));
+    writeLayout(board, flashLayout("esp32-devkitc", cfg));
     saveKey(id, key, { XDG_CONFIG_HOME: xdg });
     board.boot();
     await waitFor(() => infos.get(base)?.id == id, 10000, () => `${id}'s info on ${base}/info; board log:\n${board.logs.slice(-20).join("\n")}`);
