@@ -1,33 +1,16 @@
 // Diagnostics (mote-diag): a JSON on <base>/diag every diag_every seconds and a second after each
 // connect, with the figures from the client's stats() and the board; off with diag_every 0; default
 // 300 s when mote-diag is in Storage.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { MqttClient } from "mqtt";
-import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
-import { mqttjsClient, waitFor, sleep } from "../support/util.js";
-import { bootBoard, type Booted } from "./ha-common.js";
+import { waitFor, sleep } from "../support/util.js";
+import { bootBoard, haSuite } from "./ha-common.js";
 
-let broker: MosquittoInstance;
-let watcher: MqttClient;
-const seen: { topic: string; text: string; at: number; retain: boolean }[] = [];
-const boards: Booted[] = [];
-
-before(async () => {
-  broker = await startMosquitto();
-  watcher = await mqttjsClient(broker.url);
-  watcher.on("message", (topic, m, p) => seen.push({ topic, text: m.toString("utf8"), at: Date.now(), retain: p.retain }));
-  await watcher.subscribeAsync("ha/#", { qos: 0 });
-});
-after(async () => {
-  for (const b of boards) b.board.close();
-  await watcher?.endAsync();
-  await broker?.stop();
-});
+const suite = haSuite({ watch: ["ha/#"], qos: 0 }), { boards, seen } = suite;
 const diags = (base: string) => seen.filter((s) => s.topic == `${base}/diag`);
 
 test("diag_every 1: every second, every field, figures from stats() and the board", async () => {
-  const b = bootBoard(broker.port, "diag1", { diag_every: 1 }, { board: "esp8266-nodemcu" });
+  const b = bootBoard(suite.broker.port, "diag1", { diag_every: 1 }, { board: "esp8266-nodemcu" });
   boards.push(b);
   b.board.sensors.setRssi(-70);
   await waitFor(() => diags(b.base).length >= 4, 8000, "4 diag messages");
@@ -60,8 +43,8 @@ test("diag_every 1: every second, every field, figures from stats() and the boar
 });
 
 test("diag_every 0: nothing; default 300 s: one a second after connect, then quiet", async () => {
-  const off = bootBoard(broker.port, "diag0", { diag_every: 0 });
-  const def = bootBoard(broker.port, "diagd", {});
+  const off = bootBoard(suite.broker.port, "diag0", { diag_every: 0 });
+  const def = bootBoard(suite.broker.port, "diagd", {});
   boards.push(off, def);
   await waitFor(() => diags(def.base).length >= 1, 8000, "first diag after connect");
   await sleep(2500);

@@ -6,34 +6,17 @@
 // exceeds a 536-byte TCP chunk while sending). Per-entity mode: one config in flight at a time, the
 // next only after the broker's PUBACK (a QoS 1 message is held whole until then). The variables
 // themselves are measured on the real interpreter: `npm run bench` (section ha) and the README.
-import { test, before, after } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import type { MqttClient } from "mqtt";
-import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
 import { startProxy, type Proxy } from "../support/proxy.js";
-import { mqttjsClient, waitFor, sleep } from "../support/util.js";
+import { sleep } from "../support/util.js";
 import { readDiscovery } from "../support/ha.js";
-import { bootBoard, type Booted } from "./ha-common.js";
+import { bootBoard, haSuite } from "./ha-common.js";
 
-let broker: MosquittoInstance;
-let proxy: Proxy;
-let watcher: MqttClient;
-const seen: { topic: string; text: string; retain: boolean; at: number }[] = [];
-const boards: Booted[] = [];
-
-before(async () => {
-  broker = await startMosquitto();
-  proxy = await startProxy({ targetPort: broker.port });
-  watcher = await mqttjsClient(broker.url);
-  watcher.on("message", (topic, m, p) => seen.push({ topic, text: m.toString("utf8"), retain: p.retain, at: Date.now() }));
-  await watcher.subscribeAsync("homeassistant/#", { qos: 1 });
-});
-after(async () => {
-  for (const b of boards) b.board.close();
-  await watcher?.endAsync();
-  await proxy?.close();
-  await broker?.stop();
-});
+const suite = haSuite({ watch: ["homeassistant/#"] }), { boards, seen } = suite;
+// The per-entity test's proxy (started there, once the suite's broker is up).
+let proxy: Proxy | undefined;
+after(async () => { await proxy?.close(); });
 
 const CONFIG = {
   diag_every: 300,
@@ -43,7 +26,7 @@ const CONFIG = {
 };
 
 test("device mode on an ESP8266: the 2 KB device config arrives whole, and the socket never holds more than one piece of it", async () => {
-  const b = bootBoard(broker.port, "memdev", { homeassistant: true, ...CONFIG }, { board: "esp8266-nodemcu" });
+  const b = bootBoard(suite.broker.port, "memdev", { homeassistant: true, ...CONFIG }, { board: "esp8266-nodemcu" });
   boards.push(b);
   await b.board.waitFor(() => b.board.logs.some((l) => l.includes("connected to")), 8000, "connected");
   b.board.traffic.maxUnsent = 0;
@@ -62,6 +45,7 @@ test("device mode on an ESP8266: the 2 KB device config arrives whole, and the s
 test("per-entity mode: one config in flight at a time, the next only after the broker acknowledged it", async () => {
   // Every packet from the broker to the board (PUBACKs too) held 250 ms: a board that waits for each
   // PUBACK sends its configs at least that far apart.
+  proxy = await startProxy({ targetPort: suite.broker.port });
   proxy.delay(250, "down");
   const b = bootBoard(proxy.port, "mement", { homeassistant: { per_entity: true }, ...CONFIG }, { board: "esp8266-nodemcu" });
   boards.push(b);

@@ -2,45 +2,17 @@
 // config and each per-entity config are checked again before they are written): the board says why on its console and on
 // <base>/error, QoS 1 and not retained like the errors of the user's code, so the retained config
 // errors stay as they are; it announces nothing, keeps running, and says it again at the next round.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { MqttClient } from "mqtt";
-import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
-import { mqttjsClient, waitFor, sleep } from "../support/util.js";
-import { bootBoard, type Booted } from "./ha-common.js";
+import { retainedText, waitFor } from "../support/util.js";
+import { bootBoard, haSuite } from "./ha-common.js";
 
-let broker: MosquittoInstance;
-let watcher: MqttClient;
-const seen: { topic: string; text: string; retain: boolean; qos: number }[] = [];
-const boards: Booted[] = [];
-
-before(async () => {
-  broker = await startMosquitto();
-  watcher = await mqttjsClient(broker.url);
-  watcher.on("message", (topic, m, p) => seen.push({ topic, text: m.toString("utf8"), retain: p.retain, qos: p.qos }));
-  await watcher.subscribeAsync(["homeassistant/#", "ha/#"], { qos: 1 });
-});
-after(async () => {
-  for (const b of boards) b.board.close();
-  await watcher?.endAsync();
-  await broker?.stop();
-});
-
-/** What a new subscriber gets as retained on `topic`. */
-async function retained(topic: string): Promise<string | undefined> {
-  const c = await mqttjsClient(broker.url);
-  let got: string | undefined;
-  c.on("message", (t, m, p) => { if (p.retain) got = m.toString("utf8"); });
-  await c.subscribeAsync(topic);
-  await sleep(300);
-  await c.endAsync();
-  return got;
-}
+const suite = haSuite({ watch: ["homeassistant/#", "ha/#"] }), { boards, seen } = suite;
 
 test("no room for an announce: said on the console and on <base>/error (not retained); nothing announced; the board runs on", async () => {
   // An ESP8266 (1,600 variables) whose memory is mostly taken (baseVars: as by a user's code), with 4
   // sensors, 2 actuators and the diagnostics: the round is not started.
-  const b = bootBoard(broker.port, "noroom", {
+  const b = bootBoard(suite.broker.port, "noroom", {
     homeassistant: true, diag_every: 300,
     sensors: [{ name: "level", type: "analog", pin: "A0", every: 0.2 }, { name: "door", type: "digital", pin: "D4", every: 0.2 },
       { name: "up", type: "uptime", every: 0.2 }, { name: "air", type: "dht22", pin: "D5", every: 0.2 }],
@@ -56,16 +28,16 @@ test("no room for an announce: said on the console and on <base>/error (not reta
   const m = /^mote: homeassistant: no room to announce \((\d+) variables free, (\d+) needed\)$/.exec(line);
   assert.ok(m && +m[1] < +m[2], line);
   assert.deepEqual(errors().map((e) => [e.text, e.retain, e.qos]), [[line.slice("mote: ".length), false, 1]]);
-  assert.equal(await retained(`${base}/error`), undefined, "not retained: the retained config errors (none here) stay as they were");
-  assert.equal(await retained(`${base}/status`), "online");
+  assert.equal(await retainedText(suite.broker.url, `${base}/error`), undefined, "not retained: the retained config errors (none here) stay as they were");
+  assert.equal(await retainedText(suite.broker.url, `${base}/status`), "online");
   assert.ok(!board.logs.some((l) => l.includes("homeassistant: announced")));
   assert.deepEqual(seen.filter((s) => s.topic.startsWith("homeassistant/") && s.topic.includes("noroom")), [], "nothing announced");
   // Running on: sensors publish, actuators obey.
   const n = seen.filter((s) => s.topic == `${base}/up`).length;
-  await watcher.publishAsync(`${base}/relay/set`, "1", { qos: 1 });
+  await suite.watcher.publishAsync(`${base}/relay/set`, "1", { qos: 1 });
   await waitFor(() => board.pins.state("D2").out === 1 && seen.filter((s) => s.topic == `${base}/up`).length > n + 2, 5000, "running");
   // Home Assistant's birth asks again: the same answer, again on <base>/error.
-  await watcher.publishAsync("homeassistant/status", "online");
+  await suite.watcher.publishAsync("homeassistant/status", "online");
   await waitFor(() => said().length == 2 && errors().length == 2, 8000, "said again at the next round");
   assert.deepEqual(board.errors, []);
 });

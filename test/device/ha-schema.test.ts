@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { MqttClient } from "mqtt";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
-import { mqttjsClient, waitFor, sleep } from "../support/util.js";
+import { mqttjsClient, sleep } from "../support/util.js";
 import { readDiscovery, ID } from "../support/ha.js";
 import { bootBoard, ALL_TYPES, FW, PKG_VERSION, type Booted } from "./ha-common.js";
 

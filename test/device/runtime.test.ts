@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { MqttClient } from "mqtt";
 import { SimBoard } from "../../src/host/index.js";
 import { startMosquitto, type MosquittoInstance } from "../support/mosquitto.js";
-import { mqttjsClient } from "../support/util.js";
+import { mqttjsClient, retainedText } from "../support/util.js";
 import { ROOT, loadBoard } from "../../src/tools/config-check.js";
 import { compactBoard } from "../../src/device/config.js";
 import { CONNECT, fakeBroker, parseConnect } from "../spec/broker.js";
@@ -42,16 +42,8 @@ async function until(pred: () => boolean, what: string, ms = 8000) {
   }
 }
 const on = (topic: string) => seen.filter((m) => m.topic == topic);
-/** What a new subscriber gets as the retained message of `topic` (undefined: none). */
-async function retained(topic: string): Promise<string | undefined> {
-  const c = await mqttjsClient(broker.url);
-  let got: string | undefined;
-  c.on("message", (t, m, p) => { if (p.retain) got = m.toString("latin1"); });
-  await c.subscribeAsync(topic);
-  await sleep(200);
-  await c.endAsync();
-  return got;
-}
+/** What a new subscriber gets as the retained message of `topic` (undefined: none), as bytes like `seen`. */
+const retained = (topic: string) => retainedText(broker.url, topic, "latin1");
 const last = (topic: string) => on(topic).at(-1);
 
 /** A booted simulated board running the firmware with `cfg` (base t/<n>, the test broker). */

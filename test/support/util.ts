@@ -159,18 +159,18 @@ export async function mqttjsSubscribe(client: MqttClient, filters: SubscribeRequ
   }
 }
 
-/** Ends an mqtt.js client without waiting for in-flight messages (idempotent, never throws). */
 /** The retained message on `topic` at `url` as text, or undefined when there is none (a fresh subscriber's view). */
-export async function retainedText(url: string, topic: string): Promise<string | undefined> {
+export async function retainedText(url: string, topic: string, encoding: BufferEncoding = "utf8"): Promise<string | undefined> {
   const c = await mqttjsClient(url);
   let got: string | undefined;
-  c.on("message", (_t, m, p) => { if (p.retain) got = m.toString(); });
+  c.on("message", (_t, m, p) => { if (p.retain) got = m.toString(encoding); });
   await c.subscribeAsync(topic);
   await sleep(200);
   await c.endAsync();
   return got;
 }
 
+/** Ends an mqtt.js client without waiting for in-flight messages (idempotent, never throws). */
 export async function endClient(client: MqttClient | undefined, force = true): Promise<void> {
   if (!client) return;
   client.on("error", () => {});
